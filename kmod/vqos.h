@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vqos host module: internal definitions.
+ *
+ * One struct vqos_dev per vDPA device. Each device owns its virtqueues, its
+ * kthread worker and its backing file; nothing on the datapath is shared
+ * between devices, so a guest that floods or stalls its rings delays only
+ * itself.
+ */
+#ifndef _VQOS_H
+#define _VQOS_H
+
+#include <linux/bvec.h>
+#include <linux/fs.h>
+#include <linux/kthread.h>
+#include <linux/llist.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/uio.h>
+#include <linux/vdpa.h>
+#include <linux/vhost_iotlb.h>
+#include <linux/vringh.h>
+#include <linux/wait.h>
+#include <uapi/linux/virtio_blk.h>
+#include <uapi/linux/virtio_config.h>
+#include <uapi/linux/virtio_ring.h>
+#include <uapi/linux/vqos.h>
+#include "vqos_req.h"
+
+#define VQOS_DEFAULT_QUEUES	1
+#define VQOS_DEFAULT_QUEUE_SIZE	256
+/* In-flight requests per queue: also the size of the request pool. */
+#define VQOS_MAX_INFLIGHT	128
+/* Requests taken from one queue per turn of the worker. */
+#define VQOS_BATCH		16
+/*
+ * bvecs per request for zero-copy: one per segment plus room for segments
+ * that span discontiguous host pages; a more fragmented chain is bounced.
+ */
+#define VQOS_REQ_BVECS		(2 * VQOS_SEG_MAX)
+/* Largest discard or write-zeroes, in sectors (1 GiB). */
+#define VQOS_MAX_DWZ_SECTORS	(1U << 21)
+
+#define VQOS_SUPPORTED_FEATURES	(BIT_ULL(VIRTIO_F_VERSION_1) |		\
+				 BIT_ULL(VIRTIO_F_ACCESS_PLATFORM) |	\
+				 BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) |	\
+				 BIT_ULL(VIRTIO_BLK_F_SIZE_MAX) |	\
+				 BIT_ULL(VIRTIO_BLK_F_SEG_MAX) |	\
+				 BIT_ULL(VIRTIO_BLK_F_BLK_SIZE) |	\
+				 BIT_ULL(VIRTIO_BLK_F_FLUSH) |		\
+				 BIT_ULL(VIRTIO_BLK_F_MQ) |		\
+				 BIT_ULL(VIRTIO_BLK_F_DISCARD) |	\
+				 BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES) |	\
+				 BIT_ULL(VIRTIO_BLK_F_RO) |		\
+				 BIT_ULL(VQOS_F_TELEMETRY))
+/* kvecs vringh may fill per chain without allocating. */
+#define VQOS_REQ_KVECS		(VQOS_SEG_MAX + 2)
+
+enum vqos_personality {
+	VQOS_PERS_VIRTIO_BLK,
+	VQOS_PERS_VQOS,
+};
+
+struct vqos_dev;
+struct vqos_vq;
+
+/**
+ * struct vqos_req - one request taken from a ring
+ * @vq: owning queue
+ * @node: on @vq->done once the backend has finished with it
+ * @free_next: link in @vq->free while unused
+ * @head: descriptor head to return in the used ring
+ * @status: virtio-blk status to write back
+ * @used_len: bytes written to the guest's buffers, for the used ring
+ * @status_iova: guest address of the status byte
+ * @plan: validated operation
+ * @iocb: backend I/O
+ * @bvec: guest pages of the data, or the bounce pages
+ * @nr_bvec: entries used in @bvec
+ * @bounce: @bvec holds our own pages, to copy to the guest on completion
+ * @dwz: discard/write-zeroes segment, CPU order
+ * @slow_work: runs flush, discard and write-zeroes off the worker
+ * @ret: backend result, bytes or -errno
+ * @start_ns: when the request was taken from the ring
+ * @riov: device-readable part of the chain
+ * @wiov: device-writable part of the chain
+ * @rkv: inline storage for @riov
+ * @wkv: inline storage for @wiov
+ */
+struct vqos_req {
+	struct vqos_vq *vq;
+	struct llist_node node;
+	struct vqos_req *free_next;
+	u16 head;
+	u8 status;
+	bool bounce;
+	u32 used_len;
+	u64 status_iova;
+	struct vqos_req_plan plan;
+	struct kiocb iocb;
+	struct bio_vec *bvec;
+	unsigned int nr_bvec;
+	struct {
+		u64 sector;
+		u32 nr_sectors;
+		u32 flags;
+	} dwz;
+	struct work_struct slow_work;
+	long ret;
+	u64 start_ns;
+	struct vringh_kiov riov;
+	struct vringh_kiov wiov;
+	struct kvec rkv[VQOS_REQ_KVECS];
+	struct kvec wkv[VQOS_REQ_KVECS];
+};
+
+/**
+ * struct vqos_vq - one virtqueue
+ * @dev: owning device
+ * @vring: ring state; only the device's worker touches it while running
+ * @cb: interrupt callback set by the bus driver
+ * @desc_addr: descriptor area (guest address)
+ * @driver_addr: driver (avail) area
+ * @device_addr: device (used) area
+ * @num: ring size chosen by the driver
+ * @ready: the driver enabled this queue
+ * @idx: queue index
+ * @reqs: request pool, VQOS_MAX_INFLIGHT entries, allocated at enable
+ * @bvecs: bvec storage for @reqs
+ * @free: unused requests (worker only)
+ * @done: requests the backend finished, from any context
+ * @inflight: requests taken from the ring and not yet completed
+ */
+struct vqos_vq {
+	struct vqos_dev *dev;
+	struct vringh vring;
+	struct vdpa_callback cb;
+	u64 desc_addr;
+	u64 driver_addr;
+	u64 device_addr;
+	u32 num;
+	bool ready;
+	u16 idx;
+	struct vqos_req *reqs;
+	struct bio_vec *bvecs;
+	struct vqos_req *free;
+	struct llist_head done;
+	atomic_t inflight;
+};
+
+/**
+ * struct vqos_cfg - what the operator sets through sysfs before start
+ * @backing: path of the backing file or block device ("" = no medium)
+ * @offset: first byte of the backing store that belongs to this device
+ * @size: bytes of the backing store this device may use (0: up to its end)
+ * @num_queues: number of request virtqueues
+ * @queue_size: largest ring size a driver may choose
+ * @read_only: refuse writes; the backing store is opened read-only
+ * @personality: device id offered to the driver
+ */
+struct vqos_cfg {
+	char backing[PATH_MAX];
+	u64 offset;
+	u64 size;
+	u32 num_queues;
+	u32 queue_size;
+	bool read_only;
+	enum vqos_personality personality;
+};
+
+/**
+ * struct vqos_stats - per-device counters, updated by the worker only
+ * @reqs: requests completed
+ * @read_ops: reads completed successfully
+ * @write_ops: writes completed successfully
+ * @read_bytes: bytes read
+ * @write_bytes: bytes written
+ * @read_ns: total read latency
+ * @write_ns: total write latency
+ * @errors: requests completed with IOERR or UNSUPP
+ * @io_errors: backend I/O errors
+ * @bad: refused requests, by reason
+ * @bounced: requests served through a bounce buffer
+ * @ring_errors: broken rings (device marked NEEDS_RESET)
+ */
+struct vqos_stats {
+	u64 reqs;
+	u64 read_ops;
+	u64 write_ops;
+	u64 read_bytes;
+	u64 write_bytes;
+	u64 read_ns;
+	u64 write_ns;
+	u64 errors;
+	u64 io_errors;
+	u64 bad[VQOS_BAD_NR];
+	u64 bounced;
+	u64 ring_errors;
+};
+
+/**
+ * struct vqos_dev - one vqos vDPA device
+ * @vdpa: the vDPA device; its lifetime is the device's
+ * @lock: serialises configuration, status changes and reset against each
+ *	other (sysfs, vdpa config ops); never taken on the datapath
+ * @iommu_lock: protects @iotlb; taken by the worker for each translation
+ *	and by vringh for ring accesses
+ * @iotlb: guest address space: vhost-vdpa's mappings, or one identity
+ *	entry while bound to virtio_vdpa (@passthrough)
+ * @passthrough: @iotlb holds the identity map for a kernel driver
+ * @worker: this device's own kthread worker
+ * @work: the datapath: drains completions, then takes new requests
+ * @rr: queue the next worker turn starts with (round robin)
+ * @running: DRIVER_OK set and no fatal error; the worker takes requests
+ * @needs_reset: the guest broke a ring; set by the worker, cleared by reset
+ * @quiesced: waiters for in-flight requests to drain
+ * @inflight: requests of all queues not yet completed
+ * @vqs: the virtqueues
+ * @nvqs: number of virtqueues in use (cfg.num_queues at creation of vqs)
+ * @cfg: operator configuration
+ * @file: the open backing file, NULL without medium
+ * @direct: @file was opened with O_DIRECT
+ * @dio_align: alignment mask O_DIRECT needs for buffers (address, length)
+ * @capacity: size in sectors seen by the guest
+ * @status: virtio status
+ * @features: negotiated features
+ * @feature_mask: features allowed by `vdpa dev add ... device_features`
+ * @generation: config generation
+ * @config_cb: config-change interrupt callback
+ * @stats: counters
+ * @serial: GET_ID string
+ */
+struct vqos_dev {
+	struct vdpa_device vdpa;
+	struct mutex lock;
+	spinlock_t iommu_lock;
+	struct vhost_iotlb iotlb;
+	bool passthrough;
+	struct kthread_worker *worker;
+	struct kthread_work work;
+	unsigned int rr;
+	bool running;
+	bool needs_reset;
+	wait_queue_head_t quiesced;
+	atomic_t inflight;
+	struct vqos_vq vqs[VQOS_MAX_QUEUES];
+	unsigned int nvqs;
+	struct vqos_cfg cfg;
+	struct file *file;
+	bool direct;
+	unsigned int dio_align;
+	u64 capacity;
+	u8 status;
+	u64 features;
+	u64 feature_mask;
+	u32 generation;
+	struct vdpa_callback config_cb;
+	struct vqos_stats stats;
+	char serial[VQOS_ID_BYTES + 1];
+};
+
+static inline struct vqos_dev *vdpa_to_vqos(struct vdpa_device *vdpa)
+{
+	return container_of(vdpa, struct vqos_dev, vdpa);
+}
+
+static inline bool vqos_has_feature(const struct vqos_dev *dev,
+				    unsigned int bit)
+{
+	return dev->features & BIT_ULL(bit);
+}
+
+/* vqos_blk.c: the request engine */
+void vqos_work_fn(struct kthread_work *work);
+int vqos_vq_enable(struct vqos_vq *vq);
+void vqos_vq_disable(struct vqos_vq *vq);
+void vqos_kick(struct vqos_dev *dev);
+void vqos_drain(struct vqos_dev *dev);
+u64 vqos_device_features(const struct vqos_dev *dev);
+void vqos_fill_config(struct vqos_dev *dev, struct vqos_config *config);
+
+/* vqos_iotlb.c: guest address translation */
+int vqos_iotlb_bvec(struct vqos_dev *dev, u64 iova, u64 len, u32 perm,
+		    struct bio_vec *bv, unsigned int max);
+int vqos_iotlb_copy_to(struct vqos_dev *dev, u64 iova, const void *src,
+		       size_t len);
+void vqos_iotlb_set_passthrough(struct vqos_dev *dev);
+
+/* vqos_backend.c: the backing file or block device */
+int vqos_backend_open(struct vqos_dev *dev);
+void vqos_backend_close(struct vqos_dev *dev);
+void vqos_backend_submit(struct vqos_req *req);
+void vqos_req_done(struct vqos_req *req, long ret);
+
+/* vqos_sysfs.c */
+extern const struct attribute_group *vqos_dev_groups[];
+
+#endif /* _VQOS_H */
