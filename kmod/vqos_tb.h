@@ -21,13 +21,14 @@
 #ifndef _VQOS_TB_H
 #define _VQOS_TB_H
 
+#include <linux/bits.h>
 #include <linux/compiler.h>
 #include <linux/types.h>
 
 #define VQOS_TB_NU		1000000000ULL	/* nano-units per unit */
-#define VQOS_TB_RATE_MAX	(1ULL << 40)	/* units/s */
-#define VQOS_TB_DEPTH_MAX	(1ULL << 33)	/* units */
-#define VQOS_TB_COST_MAX	(1ULL << 33)	/* units; larger costs are clamped */
+#define VQOS_TB_RATE_MAX	BIT_ULL(40)	/* units/s */
+#define VQOS_TB_DEPTH_MAX	BIT_ULL(33)	/* units */
+#define VQOS_TB_COST_MAX	BIT_ULL(33)	/* units; larger costs are clamped */
 #define VQOS_TB_DEFAULT_DEPTH_DIV	100	/* default depth: 10 ms of rate */
 #define VQOS_TB_PEAK_DEPTH_DIV		1000	/* peak bucket: 1 ms of burst_rate */
 
