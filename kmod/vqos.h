@@ -25,6 +25,7 @@
 #include <uapi/linux/virtio_config.h>
 #include <uapi/linux/virtio_ring.h>
 #include <uapi/linux/vqos.h>
+#include "vqos_qos.h"
 #include "vqos_req.h"
 
 #define VQOS_DEFAULT_QUEUES	1
@@ -82,6 +83,7 @@ struct vqos_vq;
  * @slow_work: runs flush, discard and write-zeroes off the worker
  * @ret: backend result, bytes or -errno
  * @start_ns: when the request was taken from the ring
+ * @dispatch_ns: when it went to the backend, after any throttle wait
  * @riov: device-readable part of the chain
  * @wiov: device-writable part of the chain
  * @rkv: inline storage for @riov
@@ -108,6 +110,7 @@ struct vqos_req {
 	struct work_struct slow_work;
 	long ret;
 	u64 start_ns;
+	u64 dispatch_ns;
 	struct vringh_kiov riov;
 	struct vringh_kiov wiov;
 	struct kvec rkv[VQOS_REQ_KVECS];
@@ -229,6 +232,12 @@ struct vqos_stats {
  * @config_cb: config-change interrupt callback
  * @stats: counters
  * @serial: GET_ID string
+ * @qos: this device's limiter
+ * @qos_timer: resumes the worker when a held request fits
+ * @held: a request that did not fit, started before anything else
+ * @group: the group whose budget the device shares, or NULL; written
+ *	under vqos_groups_mutex and @qos.lock, read under either
+ * @group_node: entry in the group's member list
  */
 struct vqos_dev {
 	struct vdpa_device vdpa;
@@ -257,6 +266,11 @@ struct vqos_dev {
 	struct vdpa_callback config_cb;
 	struct vqos_stats stats;
 	char serial[VQOS_ID_BYTES + 1];
+	struct vqos_qos qos;
+	struct hrtimer qos_timer;
+	struct vqos_req *held;
+	struct vqos_group *group;
+	struct list_head group_node;
 };
 
 static inline struct vqos_dev *vdpa_to_vqos(struct vdpa_device *vdpa)

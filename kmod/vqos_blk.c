@@ -9,7 +9,7 @@
  * between turns and every queue gets its share.
  */
 #include <linux/highmem.h>
-#include <linux/sched/clock.h>
+#include <linux/timekeeping.h>
 #include <linux/slab.h>
 #include <linux/virtio_ring.h>
 #include <uapi/linux/virtio_config.h>
@@ -69,6 +69,7 @@ void vqos_fill_config(struct vqos_dev *dev, struct vqos_config *config)
 	t->read_time_us = cpu_to_le64(div_u64(s->read_ns, NSEC_PER_USEC));
 	t->write_time_us = cpu_to_le64(div_u64(s->write_ns, NSEC_PER_USEC));
 	t->errors = cpu_to_le64(s->errors);
+	vqos_qos_telemetry(dev, t);
 }
 
 /**
@@ -211,7 +212,7 @@ static void vqos_req_put(struct vqos_req *req)
 static void vqos_account(struct vqos_dev *dev, struct vqos_req *req)
 {
 	struct vqos_stats *s = &dev->stats;
-	u64 lat = local_clock() - req->start_ns;
+	u64 lat = ktime_get_ns() - req->start_ns;
 
 	s->reqs++;
 	if (req->status != VIRTIO_BLK_S_OK) {
@@ -426,8 +427,37 @@ static void vqos_req_limits(struct vqos_dev *dev, struct vqos_req_limits *lim)
 	lim->write_zeroes = vqos_has_feature(dev, VIRTIO_BLK_F_WRITE_ZEROES);
 }
 
-/* Validate and start one request. */
-static void vqos_req_start(struct vqos_req *req,
+/* Map a read or write's buffers and hand it to the backend. */
+static void vqos_req_issue(struct vqos_req *req)
+{
+	struct vqos_vq *vq = req->vq;
+	int ret;
+
+	req->dispatch_ns = ktime_get_ns();
+	if (req->plan.op == VQOS_OP_READ)
+		ret = vqos_req_map(req, &req->wiov, req->plan.len, VHOST_MAP_WO);
+	else
+		ret = vqos_req_map(req, &req->riov, req->plan.len, VHOST_MAP_RO);
+	if (ret == -ENOBUFS)
+		ret = vqos_req_bounce(req);
+	if (ret == -ENOMEM) {
+		req->status = VIRTIO_BLK_S_IOERR;
+		vqos_req_complete(vq, req);
+		return;
+	}
+	if (ret) {
+		vqos_req_fail(req, VQOS_BAD_ACCESS);
+		return;
+	}
+	vqos_backend_submit(req);
+}
+
+/*
+ * Validate and start one request. Returns true if the request did not fit
+ * the device's limits: it is held, and the device takes nothing more
+ * until the timer says it fits.
+ */
+static bool vqos_req_start(struct vqos_req *req,
 			   const struct vqos_req_limits *lim)
 {
 	struct vqos_vq *vq = req->vq;
@@ -435,7 +465,7 @@ static void vqos_req_start(struct vqos_req *req,
 	struct virtio_blk_outhdr hdr;
 	struct vqos_req_shape shape = {};
 	enum vqos_bad bad;
-	int ret;
+	u64 deadline;
 
 	req->status = VIRTIO_BLK_S_OK;
 	req->used_len = 0;
@@ -455,14 +485,14 @@ static void vqos_req_start(struct vqos_req *req,
 		if (vringh_complete_iotlb(&vq->vring, req->head, 0) < 0)
 			vqos_ring_broken(dev);
 		vqos_req_put(req);
-		return;
+		return false;
 	}
 	if (vqos_kiov_len(&req->riov) < sizeof(hdr)) {
 		shape.out_len = U64_MAX;
 	} else {
 		if (vringh_iov_pull_iotlb(&vq->vring, &req->riov, &hdr,
 					  sizeof(hdr)) != sizeof(hdr))
-			return vqos_req_fail(req, VQOS_BAD_ACCESS);
+			goto fail_access;
 		shape.type = le32_to_cpu((__force __le32)hdr.type);
 		shape.sector = le64_to_cpu((__force __le64)hdr.sector);
 		shape.out_len = vqos_kiov_len(&req->riov);
@@ -470,52 +500,55 @@ static void vqos_req_start(struct vqos_req *req,
 
 	bad = vqos_req_check(lim, &shape, &req->plan);
 	if (bad)
-		return vqos_req_fail(req, bad);
+		goto fail;
 
 	switch (req->plan.op) {
 	case VQOS_OP_GET_ID:
 		if (vringh_iov_push_iotlb(&vq->vring, &req->wiov, dev->serial,
 					  req->plan.len) != req->plan.len)
-			return vqos_req_fail(req, VQOS_BAD_ACCESS);
+			goto fail_access;
 		req->used_len = req->plan.len;
-		return vqos_req_complete(vq, req);
+		vqos_req_complete(vq, req);
+		return false;
 	case VQOS_OP_DISCARD:
 	case VQOS_OP_WRITE_ZEROES: {
 		struct virtio_blk_discard_write_zeroes seg;
 
 		if (vringh_iov_pull_iotlb(&vq->vring, &req->riov, &seg,
 					  sizeof(seg)) != sizeof(seg))
-			return vqos_req_fail(req, VQOS_BAD_ACCESS);
+			goto fail_access;
 		req->dwz.sector = le64_to_cpu(seg.sector);
 		req->dwz.nr_sectors = le32_to_cpu(seg.num_sectors);
 		req->dwz.flags = le32_to_cpu(seg.flags);
 		bad = vqos_req_check_dwz(lim, req->plan.op, req->dwz.sector,
 					 req->dwz.nr_sectors, req->dwz.flags);
 		if (bad)
-			return vqos_req_fail(req, bad);
+			goto fail;
 		break;
 	}
 	case VQOS_OP_READ:
 	case VQOS_OP_WRITE:
-		if (req->plan.op == VQOS_OP_READ)
-			ret = vqos_req_map(req, &req->wiov, req->plan.len,
-					   VHOST_MAP_WO);
-		else
-			ret = vqos_req_map(req, &req->riov, req->plan.len,
-					   VHOST_MAP_RO);
-		if (ret == -ENOBUFS)
-			ret = vqos_req_bounce(req);
-		if (ret == -ENOMEM) {
-			req->status = VIRTIO_BLK_S_IOERR;
-			return vqos_req_complete(vq, req);
+		deadline = vqos_qos_admit(dev, req->plan.op == VQOS_OP_WRITE,
+					  req->plan.len);
+		if (deadline) {
+			dev->held = req;
+			vqos_qos_arm(dev, deadline);
+			return true;
 		}
-		if (ret)
-			return vqos_req_fail(req, VQOS_BAD_ACCESS);
-		break;
+		vqos_req_issue(req);
+		return false;
 	default:
 		break;
 	}
+	req->dispatch_ns = ktime_get_ns();
 	vqos_backend_submit(req);
+	return false;
+
+fail_access:
+	bad = VQOS_BAD_ACCESS;
+fail:
+	vqos_req_fail(req, bad);
+	return false;
 }
 
 /* Take up to a batch of requests; true if the queue may have more. */
@@ -550,8 +583,9 @@ static bool vqos_vq_dispatch(struct vqos_vq *vq,
 		vq->free = req->free_next;
 		atomic_inc(&vq->inflight);
 		atomic_inc(&dev->inflight);
-		req->start_ns = local_clock();
-		vqos_req_start(req, lim);
+		req->start_ns = ktime_get_ns();
+		if (vqos_req_start(req, lim))
+			return false;
 	}
 	return true;
 }
@@ -570,17 +604,39 @@ void vqos_work_fn(struct kthread_work *work)
 	for (i = 0; i < nvqs; i++)
 		if (dev->vqs[i].ready)
 			vqos_vq_reap(&dev->vqs[i]);
-	if (!READ_ONCE(dev->running))
+	if (!READ_ONCE(dev->running)) {
+		if (dev->held) {
+			vqos_qos_abandon(dev);
+			vqos_req_put(dev->held);
+			dev->held = NULL;
+		}
 		return;
+	}
+
+	if (dev->held) {
+		struct vqos_req *req = dev->held;
+		u64 deadline = vqos_qos_admit(dev,
+					      req->plan.op == VQOS_OP_WRITE,
+					      req->plan.len);
+
+		if (deadline) {
+			vqos_qos_arm(dev, deadline);
+			return;
+		}
+		dev->held = NULL;
+		/* Resume round robin after the queue that was held. */
+		dev->rr = req->vq->idx;
+		vqos_req_issue(req);
+	}
 
 	vqos_req_limits(dev, &lim);
-	for (i = 0; i < nvqs; i++) {
+	for (i = 0; i < nvqs && !dev->held; i++) {
 		struct vqos_vq *vq = &dev->vqs[(dev->rr + i) % nvqs];
 
 		if (vq->ready)
 			more |= vqos_vq_dispatch(vq, &lim);
 	}
 	dev->rr = (dev->rr + 1) % nvqs;
-	if (more)
+	if (more && !dev->held)
 		vqos_kick(dev);
 }

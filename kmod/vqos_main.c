@@ -415,6 +415,8 @@ static void vqos_free(struct vdpa_device *vdpa)
 		mutex_unlock(&dev->lock);
 		kthread_destroy_worker(dev->worker);
 	}
+	vqos_qos_dev_exit(dev);
+	mutex_destroy(&dev->qos.cfg_mutex);
 	vqos_backend_close(dev);
 	vhost_iotlb_reset(&dev->iotlb);
 	mutex_destroy(&dev->lock);
@@ -473,6 +475,7 @@ static int vqos_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 	atomic_set(&dev->inflight, 0);
 	vhost_iotlb_init(&dev->iotlb, VQOS_IOTLB_LIMIT, 0);
 	kthread_init_work(&dev->work, vqos_work_fn);
+	vqos_qos_dev_init(dev);
 	for (i = 0; i < VQOS_MAX_QUEUES; i++) {
 		dev->vqs[i].dev = dev;
 		dev->vqs[i].idx = i;
@@ -553,13 +556,18 @@ static int __init vqos_init(void)
 	vqos_mgmt.config_attr_mask = BIT_ULL(VDPA_ATTR_DEV_FEATURES);
 	vqos_mgmt.supported_features = VQOS_SUPPORTED_FEATURES;
 	vqos_mgmt.max_supported_vqs = VQOS_MAX_QUEUES;
-	ret = vdpa_mgmtdev_register(&vqos_mgmt);
+	ret = vqos_groups_init(&vqos_mgmt_parent);
 	if (ret)
 		goto err_unregister_parent;
+	ret = vdpa_mgmtdev_register(&vqos_mgmt);
+	if (ret)
+		goto err_groups_exit;
 	pr_info("vqos: version %s, management device '%s'\n", VQOS_VERSION,
 		VQOS_MGMTDEV_NAME);
 	return 0;
 
+err_groups_exit:
+	vqos_groups_exit();
 err_unregister_parent:
 	device_unregister(&vqos_mgmt_parent);
 	return ret;
@@ -569,6 +577,7 @@ static void __exit vqos_exit(void)
 {
 	/* Deletes every vqos device first. */
 	vdpa_mgmtdev_unregister(&vqos_mgmt);
+	vqos_groups_exit();
 	device_unregister(&vqos_mgmt_parent);
 }
 

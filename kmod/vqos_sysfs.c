@@ -382,5 +382,6 @@ static const struct attribute_group vqos_stats_group = {
 const struct attribute_group *vqos_dev_groups[] = {
 	&vqos_cfg_group,
 	&vqos_stats_group,
+	&vqos_qos_group,
 	NULL,
 };

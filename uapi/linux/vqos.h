@@ -65,6 +65,9 @@
  * @read_time_us: total read latency, device side, in microseconds
  * @write_time_us: total write latency, device side, in microseconds
  * @errors: requests completed with an error status
+ * @over_group_iops_us: microseconds requests waited on the group's IOPS limit
+ * @over_group_bps_us: microseconds requests waited on the group's
+ *	throughput limit
  *
  * Modelled on what EBS reports through its NVMe log page: totals, and time
  * spent over each limit, so a guest can tell a slow disk from a throttled
@@ -92,6 +95,8 @@ struct vqos_telemetry {
 	__le64 read_time_us;
 	__le64 write_time_us;
 	__le64 errors;
+	__le64 over_group_iops_us;
+	__le64 over_group_bps_us;
 };
 
 /**
