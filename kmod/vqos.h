@@ -84,6 +84,7 @@ struct vqos_vq;
  * @ret: backend result, bytes or -errno
  * @start_ns: when the request was taken from the ring
  * @dispatch_ns: when it went to the backend, after any throttle wait
+ * @backend_ns: when the backend finished
  * @riov: device-readable part of the chain
  * @wiov: device-writable part of the chain
  * @rkv: inline storage for @riov
@@ -111,6 +112,7 @@ struct vqos_req {
 	long ret;
 	u64 start_ns;
 	u64 dispatch_ns;
+	u64 backend_ns;
 	struct vringh_kiov riov;
 	struct vringh_kiov wiov;
 	struct kvec rkv[VQOS_REQ_KVECS];
@@ -204,6 +206,7 @@ struct vqos_stats {
 /**
  * struct vqos_dev - one vqos vDPA device
  * @vdpa: the vDPA device; its lifetime is the device's
+ * @id: stable number of the device, for tracepoints and BPF maps
  * @lock: serialises configuration, status changes and reset against each
  *	other (sysfs, vdpa config ops); never taken on the datapath
  * @iommu_lock: protects @iotlb; taken by the worker for each translation
@@ -241,6 +244,7 @@ struct vqos_stats {
  */
 struct vqos_dev {
 	struct vdpa_device vdpa;
+	u32 id;
 	struct mutex lock;
 	spinlock_t iommu_lock;
 	struct vhost_iotlb iotlb;
@@ -272,6 +276,12 @@ struct vqos_dev {
 	struct vqos_group *group;
 	struct list_head group_node;
 };
+
+static inline u8 vqos_trace_op(enum vqos_op op)
+{
+	return op == VQOS_OP_READ ? VQOS_TRACE_READ :
+	       op == VQOS_OP_WRITE ? VQOS_TRACE_WRITE : VQOS_TRACE_OTHER;
+}
 
 static inline struct vqos_dev *vdpa_to_vqos(struct vdpa_device *vdpa)
 {

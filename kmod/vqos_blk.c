@@ -15,6 +15,9 @@
 #include <uapi/linux/virtio_config.h>
 #include "vqos.h"
 
+#define CREATE_TRACE_POINTS
+#include "vqos_trace.h"
+
 /**
  * vqos_device_features() - features offered to the driver
  * @dev: the device; its lock is held or it is not yet visible
@@ -265,6 +268,10 @@ static void vqos_req_complete(struct vqos_vq *vq, struct vqos_req *req)
 	vqos_account(dev, req);
 	if (vringh_complete_iotlb(&vq->vring, req->head, req->used_len) < 0)
 		vqos_ring_broken(dev);
+	trace_vqos_req_complete(dev->id, vq->idx, vqos_trace_op(req->plan.op),
+				req->status, req->plan.len, req->start_ns,
+				req->dispatch_ns, req->backend_ns,
+				ktime_get_ns());
 put:
 	vqos_req_put(req);
 }
@@ -280,7 +287,10 @@ void vqos_req_done(struct vqos_req *req, long ret)
 {
 	struct vqos_vq *vq = req->vq;
 
+	req->backend_ns = ktime_get_ns();
 	req->ret = ret;
+	trace_vqos_req_backend(vq->dev->id, vq->idx, req->head,
+			       vqos_trace_op(req->plan.op), req->plan.len, ret);
 	llist_add(&req->node, &vq->done);
 	vqos_kick(vq->dev);
 }
@@ -449,6 +459,8 @@ static void vqos_req_issue(struct vqos_req *req)
 		vqos_req_fail(req, VQOS_BAD_ACCESS);
 		return;
 	}
+	trace_vqos_req_dispatch(vq->dev->id, vq->idx, req->head,
+				vqos_trace_op(req->plan.op), req->plan.len, 0);
 	vqos_backend_submit(req);
 }
 
@@ -468,6 +480,8 @@ static bool vqos_req_start(struct vqos_req *req,
 	u64 deadline;
 
 	req->status = VIRTIO_BLK_S_OK;
+	req->dispatch_ns = req->start_ns;
+	req->backend_ns = req->start_ns;
 	req->used_len = 0;
 	req->bounce = false;
 	req->nr_bvec = 0;
@@ -501,6 +515,9 @@ static bool vqos_req_start(struct vqos_req *req,
 	bad = vqos_req_check(lim, &shape, &req->plan);
 	if (bad)
 		goto fail;
+	trace_vqos_req_fetch(dev->id, vq->idx, req->head,
+			     vqos_trace_op(req->plan.op), req->plan.len,
+			     shape.sector);
 
 	switch (req->plan.op) {
 	case VQOS_OP_GET_ID:
@@ -532,6 +549,8 @@ static bool vqos_req_start(struct vqos_req *req,
 					  req->plan.len);
 		if (deadline) {
 			dev->held = req;
+			trace_vqos_req_throttle(dev->id, vq->idx, req->head,
+						deadline - req->start_ns);
 			vqos_qos_arm(dev, deadline);
 			return true;
 		}
@@ -541,6 +560,8 @@ static bool vqos_req_start(struct vqos_req *req,
 		break;
 	}
 	req->dispatch_ns = ktime_get_ns();
+	trace_vqos_req_dispatch(dev->id, vq->idx, req->head,
+				vqos_trace_op(req->plan.op), req->plan.len, 0);
 	vqos_backend_submit(req);
 	return false;
 

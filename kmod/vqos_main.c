@@ -9,6 +9,7 @@
  * operations. The request engine is in vqos_blk.c.
  */
 #include <linux/dma-mapping.h>
+#include <linux/idr.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/vdpa.h>
@@ -22,6 +23,7 @@
 #define VQOS_IOTLB_LIMIT	65536
 
 static struct device vqos_mgmt_parent;
+static DEFINE_IDA(vqos_ida);
 static struct vdpa_mgmt_dev vqos_mgmt;
 
 /*
@@ -419,6 +421,7 @@ static void vqos_free(struct vdpa_device *vdpa)
 	mutex_destroy(&dev->qos.cfg_mutex);
 	vqos_backend_close(dev);
 	vhost_iotlb_reset(&dev->iotlb);
+	ida_free(&vqos_ida, dev->id);
 	mutex_destroy(&dev->lock);
 }
 
@@ -458,17 +461,26 @@ static int vqos_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 {
 	struct vqos_dev *dev;
 	unsigned int i;
-	int ret;
+	int id, ret;
 
 	if (config->mask & ~BIT_ULL(VDPA_ATTR_DEV_FEATURES))
 		return -EOPNOTSUPP;
 
+	id = ida_alloc(&vqos_ida, GFP_KERNEL);
+	if (id < 0)
+		return id;
 	dev = vdpa_alloc_device(struct vqos_dev, vdpa, NULL, &vqos_config_ops,
 				1, 1, name, false);
-	if (IS_ERR(dev))
+	if (IS_ERR(dev)) {
+		ida_free(&vqos_ida, id);
 		return PTR_ERR(dev);
+	}
 
-	/* From here on, put_device() frees through vqos_free(). */
+	/*
+	 * Initialise everything vqos_free() looks at before the first step
+	 * that can fail: from here on, put_device() frees through it.
+	 */
+	dev->id = id;
 	mutex_init(&dev->lock);
 	spin_lock_init(&dev->iommu_lock);
 	init_waitqueue_head(&dev->quiesced);

@@ -305,7 +305,15 @@ static ssize_t cpus_store(struct device *d, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RW(cpus);
 
+static ssize_t id_show(struct device *d, struct device_attribute *attr,
+		       char *buf)
+{
+	return sysfs_emit(buf, "%u\n", dev_to_vqos(d)->id);
+}
+static DEVICE_ATTR_RO(id);
+
 static struct attribute *vqos_cfg_attrs[] = {
+	&dev_attr_id.attr,
 	&dev_attr_backing.attr,
 	&dev_attr_offset.attr,
 	&dev_attr_size.attr,

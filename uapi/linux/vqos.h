@@ -29,14 +29,27 @@
 #define VQOS_MAX_QUEUE_SIZE		1024	/* descriptors per virtqueue */
 #define VQOS_SECTOR_SIZE		512
 #define VQOS_SEG_MAX			64	/* data segments per request */
-#define VQOS_SIZE_MAX			(1U << 20) /* bytes per segment */
-#define VQOS_MAX_REQ_BYTES		(1U << 20) /* data bytes per request */
+#define VQOS_SIZE_MAX			(64U << 10) /* bytes per segment */
+/* Largest read or write: what seg_max and size_max let a driver build. */
+#define VQOS_MAX_REQ_BYTES		(VQOS_SEG_MAX * VQOS_SIZE_MAX)
 
 /*
  * Device feature bits of the vqos personality, in the device-specific
  * range (0..23) beside the virtio-blk bits it shares.
  */
 #define VQOS_F_TELEMETRY		23	/* QoS telemetry in config space */
+
+/**
+ * enum vqos_trace_op - request type in the vqos tracepoints and BPF maps
+ * @VQOS_TRACE_READ: read
+ * @VQOS_TRACE_WRITE: write
+ * @VQOS_TRACE_OTHER: flush, discard, write-zeroes, get-id, refused requests
+ */
+enum vqos_trace_op {
+	VQOS_TRACE_READ = 0,
+	VQOS_TRACE_WRITE = 1,
+	VQOS_TRACE_OTHER = 2,
+};
 
 /* Offset of struct vqos_telemetry in the vqos personality's config space. */
 #define VQOS_TELEMETRY_OFFSET		0x100

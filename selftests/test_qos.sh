@@ -1,0 +1,112 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vqos rate limiters through sysfs: bad writes are refused and change
+# nothing; a device never exceeds its limit (long-run count <= rate * T +
+# burst) and reaches most of it; a group caps the sum of its members; a
+# request larger than the bucket is admitted against debt; throttling is
+# visible in throttle_stats. Rates are checked as upper bounds the limiter
+# guarantees; the lower bounds are loose, as the emulated CPU may be slow.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/vqos_dev.sh"
+
+tap_plan 14
+ko=$(vqos_ko vqos) || { tap_skip_rest "kmod/vqos.ko not built"; exit 0; }
+command -v fio >/dev/null || { tap_skip_rest "fio not installed"; exit 0; }
+vqos_insmod "$ko" || { tap_skip_rest "cannot load vqos"; exit 0; }
+work=$(mktemp -d)
+truncate -s 64M "$work/q0.img" "$work/q1.img"
+
+qos() { echo "$(vqos_sys "$1")/qos/$2"; }
+tstat() { sed -n "s/^$2 //p" "$(qos "$1" throttle_stats)"; }
+
+refused() {	# refused DEV KNOB VALUE: the write fails, value unchanged
+	local before
+	before=$(cat "$(qos "$1" "$2")")
+	if echo "$3" > "$(qos "$1" "$2")" 2>/dev/null; then
+		echo "'$3' > $2 was accepted"; return 1
+	fi
+	[ "$(cat "$(qos "$1" "$2")")" = "$before" ]
+}
+
+# fio_ios DISK SECONDS: read requests completed by a 4k random read run.
+fio_ios() {
+	fio --name=q --filename="$1" --ioengine=libaio --direct=1 --rw=randread \
+	    --bs=4k --iodepth=8 --time_based --runtime="$2" \
+	    --output-format=terse --terse-version=3 2>/dev/null |
+		awk -F';' '{print $6}'
+}
+
+vqos_dev_add q0 backing="$work/q0.img"
+vqos_dev_add q1 backing="$work/q1.img"
+vqos_dev_bind q0; vqos_dev_bind q1
+d0=$(vqos_dev_disk q0); d1=$(vqos_dev_disk q1)
+
+tap_check "limits refuse garbage, negatives and overflow" \
+	eval 'refused q0 iops_limit abc && refused q0 iops_limit -5 &&
+	      refused q0 iops_limit $((1 << 41)) &&
+	      refused q0 bps_limit 99999999999999999999999'
+tap_check "a burst without a limit is refused" refused q0 iops_burst 100
+echo 1000 > "$(qos q0 iops_limit)"
+tap_check "burst_rate below the limit is refused, limit kept" \
+	eval 'refused q0 iops_burst_rate 10 &&
+	      test "$(cat $(qos q0 iops_limit))" = 1000'
+echo 0 > "$(qos q0 iops_limit)"
+
+# Unlimited: nothing is throttled.
+fio_ios "$d0" 2 >/dev/null
+tap_check "no limit, no throttling" test "$(tstat q0 throttled_reqs)" = 0
+
+rate=200 secs=8
+echo $rate > "$(qos q0 iops_limit)"
+burst=$(( rate / 100 ))
+ios=$(fio_ios "$d0" $secs)
+max=$(( rate * (secs + 1) + burst + 1 ))	# +1 s of fio ramp
+tap_check "iops_limit $rate: $ios reads in ${secs}s, at most $max" \
+	test "$ios" -le "$max"
+tap_check "iops_limit $rate: at least 80% of the limit" \
+	test "$ios" -ge $(( rate * secs * 8 / 10 ))
+tap_check "throttled requests are counted" \
+	test "$(tstat q0 throttled_reqs)" -gt 0
+tap_check "time over the IOPS limit is counted" \
+	test "$(tstat q0 over_iops_us)" -gt 0
+
+# A live change takes effect without a reset.
+echo $((rate * 2)) > "$(qos q0 iops_limit)"
+ios=$(fio_ios "$d0" 4)
+tap_check "raised live to $((rate * 2)): $ios reads in 4s, more than before" \
+	test "$ios" -gt $(( rate * 4 * 11 / 10 ))
+echo 0 > "$(qos q0 iops_limit)"
+
+# A group caps both devices together.
+echo vm1 > /sys/devices/vqos/group_add
+echo 300 > /sys/devices/vqos/groups/vm1/iops_limit
+echo vm1 > "$(qos q0 group)"; echo vm1 > "$(qos q1 group)"
+fio_ios "$d1" 6 > "$work/ios1" &
+ios0=$(fio_ios "$d0" 6)
+wait
+ios1=$(cat "$work/ios1")
+tap_check "group limit 300: $ios0 + $ios1 reads in 6s, at most $((300 * 7 + 4))" \
+	test $((ios0 + ios1)) -le $((300 * 7 + 4))
+tap_check "group waits are counted as group time" \
+	test "$(tstat q0 over_group_iops_us)" -gt 0
+tap_check "a group with members cannot be deleted" \
+	eval '! echo vm1 > /sys/devices/vqos/group_del 2>/dev/null'
+echo "" > "$(qos q0 group)"; echo "" > "$(qos q1 group)"
+tap_check "an empty group can be deleted" \
+	eval 'echo vm1 > /sys/devices/vqos/group_del &&
+	      test ! -e /sys/devices/vqos/groups/vm1'
+
+# 64 KiB/s: the bucket is 655 bytes deep; 256 KiB reads go into debt.
+echo 65536 > "$(qos q0 bps_limit)"
+start=$(date +%s%N)
+dd if="$d0" of=/dev/null bs=256k count=2 iflag=direct status=none
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+tap_check "requests larger than the bucket pass, paced (${ms} ms, >= 3500)" \
+	test "$ms" -ge 3500 -a "$ms" -le 30000
+echo 0 > "$(qos q0 bps_limit)"
+
+vqos_dev_del q0; vqos_dev_del q1
+rm -rf "$work"
+vqos_unload vqos
+tap_done
