@@ -99,6 +99,8 @@ VQOS_TM_ATTR(write_bytes);
 VQOS_TM_ATTR(read_time_us);
 VQOS_TM_ATTR(write_time_us);
 VQOS_TM_ATTR(errors);
+VQOS_TM_ATTR(over_group_iops_us);
+VQOS_TM_ATTR(over_group_bps_us);
 
 static struct attribute *vqos_tm_attrs[] = {
 	&vqos_tm_iops_limit.attr.attr,
@@ -118,6 +120,8 @@ static struct attribute *vqos_tm_attrs[] = {
 	&vqos_tm_read_time_us.attr.attr,
 	&vqos_tm_write_time_us.attr.attr,
 	&vqos_tm_errors.attr.attr,
+	&vqos_tm_over_group_iops_us.attr.attr,
+	&vqos_tm_over_group_bps_us.attr.attr,
 	NULL,
 };
 
