@@ -124,4 +124,124 @@ struct vqos_config {
 	struct vqos_telemetry telemetry;
 };
 
+/* ---- BPF map layouts ---------------------------------------------------- */
+/*
+ * The maps of bpf/vqos_lat.bpf.c (tool: bpf/vqos-lat), pinned in
+ * VQOS_BPF_PIN_DIR by "vqos-lat attach". They carry BTF, so
+ * "bpftool map dump pinned /sys/fs/bpf/vqos/vqos_lat_hist" shows these
+ * structures field by field. Times are nanoseconds, from the stage
+ * timestamps of the vqos_req_complete tracepoint.
+ */
+#define VQOS_BPF_PIN_DIR		"/sys/fs/bpf/vqos"
+
+/*
+ * Histogram buckets, log-linear: bucket b < VQOS_LAT_SUB holds exactly b ns;
+ * above that each power of two [2^m, 2^(m+1)) ns is cut into VQOS_LAT_SUB
+ * equal buckets, each 1/VQOS_LAT_SUB (6.25%) of 2^m wide:
+ *
+ *	g = b / VQOS_LAT_SUB, s = b % VQOS_LAT_SUB	(g >= 1)
+ *	bucket b = [(VQOS_LAT_SUB + s) << (g - 1), (VQOS_LAT_SUB + s + 1) << (g - 1))
+ *
+ * Times of 2^VQOS_LAT_MAX_SHIFT ns (68.7 s) or more land in the last bucket.
+ */
+#define VQOS_LAT_SUB_SHIFT		4
+#define VQOS_LAT_SUB			(1U << VQOS_LAT_SUB_SHIFT)
+#define VQOS_LAT_MAX_SHIFT		36
+#define VQOS_LAT_BUCKETS		((VQOS_LAT_MAX_SHIFT - VQOS_LAT_SUB_SHIFT + 1) * \
+					 VQOS_LAT_SUB)
+
+/**
+ * enum vqos_lat_stage - which part of a request's life a histogram measures
+ * @VQOS_LAT_TOTAL: fetched from the ring to completed, t_complete - t_fetch
+ * @VQOS_LAT_THROTTLE: held by a rate limit, t_dispatch - t_fetch; only
+ *	requests that were held (a vqos_req_throttle event) are counted
+ * @VQOS_LAT_BACKEND: backend service, t_backend - t_dispatch; only requests
+ *	that went to the backend are counted
+ * @VQOS_LAT_NR_STAGES: number of stages
+ */
+enum vqos_lat_stage {
+	VQOS_LAT_TOTAL = 0,
+	VQOS_LAT_THROTTLE = 1,
+	VQOS_LAT_BACKEND = 2,
+	VQOS_LAT_NR_STAGES = 3,
+};
+
+/* Ops per device in the maps: enum vqos_trace_op. */
+#define VQOS_LAT_NR_OPS			3
+/* Histograms per device. */
+#define VQOS_LAT_HISTS_PER_DEV		(VQOS_LAT_NR_OPS * VQOS_LAT_NR_STAGES)
+/* Default number of device slots: ids 0..VQOS_LAT_MAX_DEVS-1. */
+#define VQOS_LAT_MAX_DEVS		64
+/* Key of a device's histogram in the "vqos_lat_hist" map. */
+#define VQOS_LAT_KEY(dev, op, stage) \
+	(((dev) * VQOS_LAT_NR_OPS + (op)) * VQOS_LAT_NR_STAGES + (stage))
+
+/**
+ * struct vqos_lat_hist - one latency histogram (map "vqos_lat_hist")
+ * @dev: device id (/sys/bus/vdpa/devices/<name>/vqos/id) of this slot
+ * @op: enum vqos_trace_op of this slot
+ * @stage: enum vqos_lat_stage of this slot
+ * @reserved: zero
+ * @count: requests counted
+ * @sum_ns: sum of their times
+ * @max_ns: longest time
+ * @slots: requests per bucket (see VQOS_LAT_BUCKETS)
+ *
+ * BPF_MAP_TYPE_PERCPU_ARRAY, key __u32 VQOS_LAT_KEY(dev, op, stage), one
+ * value per CPU: a reader adds them up (@max_ns: the largest). @dev, @op
+ * and @stage are labels the loader writes into every CPU's copy.
+ */
+struct vqos_lat_hist {
+	__u32 dev;
+	__u8 op;
+	__u8 stage;
+	__u16 reserved;
+	__u64 count;
+	__u64 sum_ns;
+	__u64 max_ns;
+	__u64 slots[VQOS_LAT_BUCKETS];
+};
+
+/**
+ * struct vqos_lat_dev - per-device counters (map "vqos_lat_dev")
+ * @dev: device id of this slot; the last slot (key = number of device
+ *	slots) counts the requests of devices whose id has no slot
+ * @reserved: zero
+ * @requests: completed requests
+ * @errors: requests completed with a status other than VIRTIO_BLK_S_OK
+ * @bytes: bytes requested, by enum vqos_trace_op
+ * @holds: vqos_req_throttle events (requests held by a rate limit)
+ * @holds_unmatched: completions whose hold could not be told (it was
+ *	pushed out of the hold history); counted as not held
+ *
+ * BPF_MAP_TYPE_PERCPU_ARRAY, key __u32 device id, one value per CPU.
+ */
+struct vqos_lat_dev {
+	__u32 dev;
+	__u32 reserved;
+	__u64 requests;
+	__u64 errors;
+	__u64 bytes[VQOS_LAT_NR_OPS];
+	__u64 holds;
+	__u64 holds_unmatched;
+};
+
+/* Holds remembered per device, to tell which completions were held. */
+#define VQOS_LAT_HOLD_RING		32
+
+/**
+ * struct vqos_lat_held - recent holds of a device (map "vqos_lat_held")
+ * @seq: holds so far
+ * @t_hold: CLOCK_MONOTONIC ns of the last VQOS_LAT_HOLD_RING holds, hold n
+ *	at index n % VQOS_LAT_HOLD_RING
+ *
+ * BPF_MAP_TYPE_ARRAY, key __u32 device id; the BPF programs' own state.
+ * A device holds one request at a time and fetches nothing while it does,
+ * so a request was held iff a hold falls between its t_fetch and t_dispatch.
+ */
+struct vqos_lat_held {
+	__u64 seq;
+	__u64 t_hold[VQOS_LAT_HOLD_RING];
+};
+
 #endif /* _UAPI_LINUX_VQOS_H */
