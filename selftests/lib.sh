@@ -1,0 +1,300 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# selftests/lib.sh - shared helpers for the vqos selftests. Source it from
+# bash; it does not change shell options. Everything here runs inside the
+# test VM (scripts/vm-run) as root.
+#
+#   TAP:      tap_plan N, tap_ok DESC, tap_fail DESC [DETAIL...],
+#             tap_skip DESC REASON, tap_check DESC CMD..., tap_diag LINE...,
+#             tap_skip_rest REASON, tap_done (exit status for the script)
+#   modules:  vqos_ko NAME, vqos_mod_loaded NAME, vqos_insmod PATH [PARAM...],
+#             vqos_load NAME [PARAM...], vqos_unload NAME, vqos_unload_all
+#   dmesg:    vqos_kmsg MSG, vqos_dmesg, vqos_dmesg_mark TEXT,
+#             vqos_dmesg_since MARK, vqos_dmesg_scan [--no-exclude],
+#             vqos_expect_splat_begin TOKEN, vqos_expect_splat_end
+#   kmemleak: vqos_kmemleak_available, vqos_kmemleak_scan
+
+VQOS_ROOT=${VQOS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+VQOS_SELFTESTS=$VQOS_ROOT/selftests
+
+# --- TAP ------------------------------------------------------------------
+
+_tap_n=0
+_tap_plan=
+_tap_nfail=0
+
+tap_plan() {
+	_tap_plan=$1
+	echo "1..$1"
+}
+
+tap_diag() {
+	local l
+	for l in "$@"; do
+		printf '%s\n' "$l" | sed 's/^/# /'
+	done
+}
+
+tap_ok() {
+	_tap_n=$((_tap_n + 1))
+	echo "ok $_tap_n $1"
+}
+
+# tap_fail DESC [DETAIL...]: the details are printed as TAP diagnostics.
+tap_fail() {
+	local desc=$1
+	shift
+	_tap_n=$((_tap_n + 1))
+	_tap_nfail=$((_tap_nfail + 1))
+	echo "not ok $_tap_n $desc"
+	[ $# -eq 0 ] || tap_diag "$@"
+}
+
+tap_skip() {
+	_tap_n=$((_tap_n + 1))
+	echo "ok $_tap_n $1 # SKIP ${2:-}"
+}
+
+# tap_check DESC CMD...: one test case passing iff CMD succeeds; CMD's
+# output is shown as diagnostics when it fails.
+tap_check() {
+	local desc=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		tap_ok "$desc"
+	else
+		tap_fail "$desc" "command failed: $*" "$out"
+	fi
+}
+
+# tap_skip_rest REASON [DESC...]: skip the rest of the plan (needs
+# tap_plan), naming the skipped cases DESC... in order if given.
+tap_skip_rest() {
+	local reason=$1
+	shift
+	while [ -n "$_tap_plan" ] && [ "$_tap_n" -lt "$_tap_plan" ]; do
+		tap_skip "${1:-test $((_tap_n + 1))}" "$reason"
+		[ $# -gt 0 ] && shift
+	done
+}
+
+# tap_done: end of a test script, `tap_done; exit $?` or `exit "$(tap_done)"`.
+tap_done() {
+	if [ -n "$_tap_plan" ] && [ "$_tap_n" != "$_tap_plan" ]; then
+		echo "# planned $_tap_plan tests but ran $_tap_n"
+		return 1
+	fi
+	[ "$_tap_nfail" = 0 ]
+}
+
+# --- modules --------------------------------------------------------------
+
+# Our modules, by module name, wherever the build put them.
+_vqos_ko_dirs="kmod guest-driver kmod/tests guest-driver/tests selftests/modules"
+
+# vqos_ko NAME: print the path of NAME.ko from this checkout, or fail.
+vqos_ko() {
+	local d f name=${1//-/_}
+	for d in $_vqos_ko_dirs; do
+		for f in "$VQOS_ROOT/$d/$name.ko" "$VQOS_ROOT/$d/${name//_/-}.ko"; do
+			[ -f "$f" ] && { echo "$f"; return 0; }
+		done
+	done
+	return 1
+}
+
+vqos_mod_loaded() {
+	grep -q "^${1//-/_} " /proc/modules
+}
+
+# Modules loaded through vqos_insmod, in load order, for vqos_unload_all.
+# A file rather than a variable, so that a load inside $(...) counts too.
+_vqos_loaded_list=${TMPDIR:-/tmp}/.vqos-selftest-loaded.$$
+
+# vqos_insmod PATH [PARAM...]: load a module file after its dependencies:
+# ours from this checkout (same way), the kernel's with modprobe.
+vqos_insmod() {
+	local ko=$1 dep name
+	shift
+	name=$(modinfo -F name "$ko" 2>/dev/null) || name=
+	[ -n "$name" ] || name=$(basename "$ko" .ko)
+	name=${name//-/_}
+	if vqos_mod_loaded "$name"; then
+		echo "vqos_insmod: $name is already loaded" >&2
+		return 1
+	fi
+	for dep in $(modinfo -F depends "$ko" 2>/dev/null | tr , ' '); do
+		vqos_mod_loaded "$dep" && continue
+		if vqos_ko "$dep" >/dev/null; then
+			vqos_insmod "$(vqos_ko "$dep")" || return 1
+		else
+			modprobe "$dep" || return 1
+		fi
+	done
+	insmod "$ko" "$@" || return 1
+	echo "$name" >> "$_vqos_loaded_list"
+}
+
+# vqos_load NAME [PARAM...]: vqos_insmod by module name.
+vqos_load() {
+	local ko
+	ko=$(vqos_ko "$1") || { echo "vqos_load: $1.ko is not built" >&2; return 1; }
+	shift
+	vqos_insmod "$ko" "$@"
+}
+
+vqos_unload() {
+	rmmod "${1//-/_}"
+}
+
+# vqos_unload_all: unload what vqos_insmod loaded, newest first.
+vqos_unload_all() {
+	local name rc=0
+	[ -f "$_vqos_loaded_list" ] || return 0
+	for name in $(tac "$_vqos_loaded_list"); do
+		if vqos_mod_loaded "$name"; then
+			rmmod "$name" || rc=1
+		fi
+	done
+	rm -f "$_vqos_loaded_list"
+	return $rc
+}
+
+# --- dmesg ----------------------------------------------------------------
+
+# Writes to /dev/kmsg are rate limited unless printk.devkmsg=on (vm-run
+# sets it); a lost marker would make a dmesg delta wrong.
+[ -w /proc/sys/kernel/printk_devkmsg ] &&
+	[ "$(cat /proc/sys/kernel/printk_devkmsg)" != on ] &&
+	echo on > /proc/sys/kernel/printk_devkmsg
+
+# vqos_kmsg MSG: log MSG (prefixed "vqos-selftest: ") at KERN_INFO.
+vqos_kmsg() {
+	printf '<6>vqos-selftest: %s\n' "$*" > /dev/kmsg
+}
+
+# vqos_dmesg: the kernel log since boot, one "[ time] text" line per record.
+vqos_dmesg() {
+	dmesg --nopager --color=never
+}
+
+# vqos_dmesg_mark TEXT: log a unique marker line and print its id.
+_vqos_mark_seq=0
+vqos_dmesg_mark() {
+	local id
+	_vqos_mark_seq=$((_vqos_mark_seq + 1))
+	id="$$.$_vqos_mark_seq.$(date +%s%N)"
+	vqos_kmsg "mark $id $*"
+	echo "$id"
+}
+
+# vqos_dmesg_since ID: the kernel log after the marker ID.
+vqos_dmesg_since() {
+	vqos_dmesg | awk -v id="$1" 'found { print; next }
+		index($0, "vqos-selftest: mark " id " ") || $0 ~ ("vqos-selftest: mark " id "$") { found = 1 }'
+}
+
+# What counts as a kernel splat. Matched against the message text.
+VQOS_SPLAT_RE='WARNING:|BUG:|^BUG |kernel BUG at|KASAN|UBSAN|Oops|general protection fault|Kernel panic|Call Trace|\[ cut here \]|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|lock held when returning to user|INFO: lockdep|DEBUG_LOCKS_WARN_ON|INFO: task .* blocked for more than|rcu: INFO|self-detected stall|detected stall|soft lockup|hard LOCKUP|kmemleak: [0-9]+ new suspected memory leak|unreferenced object 0x|list_(add|del) corruption|refcount_t: |sleeping function called from invalid context|scheduling while atomic'
+
+# vqos_dmesg_scan [--no-exclude] < LOG: print the splat lines of LOG (a
+# vqos_dmesg excerpt) and return 1 if there are any, 0 if it is clean.
+#
+# Expected splats: a region opened by vqos_expect_splat_begin TOKEN and
+# closed by vqos_expect_splat_end excludes the WARN/BUG blocks ("[ cut
+# here ]" ... "---[ end trace") that mention TOKEN and lie inside it.
+# Nothing else is excluded: another splat in the region, a splat without
+# TOKEN, or a region that was never closed is still reported. --no-exclude
+# ignores the regions.
+vqos_dmesg_scan() {
+	local exclude=1 tmp rc
+	[ "${1:-}" = --no-exclude ] && exclude=0
+	tmp=$(mktemp) || return 2
+	cat > "$tmp"
+	VQOS_SPLAT_RE=$VQOS_SPLAT_RE awk -v exclude="$exclude" '
+	BEGIN { re = ENVIRON["VQOS_SPLAT_RE"] }
+	function text(l) { sub(/^\[ *[0-9]+\.[0-9]+\] /, "", l); return l }
+	FNR == NR {	# pass 1: regions that were closed
+		t = text($0)
+		if (t ~ /^vqos-selftest: expect-splat-end /) { split(t, f, " "); closed[f[3]] = 1 }
+		next
+	}
+	function flush_block(drop,   i) {
+		for (i = 1; i <= nb; i++) {
+			if (drop) excluded++
+			else keep(block[i])
+		}
+		nb = 0; inblock = 0
+	}
+	function keep(l,   t) {
+		n++; line[n] = l; t = text(l)
+		if (t ~ /^vqos-selftest: /) lastmark = t
+		if (t ~ re) { hits[++nh] = n; if (nh == 1) firstmark = lastmark }
+	}
+	{
+		t = text($0)
+		if (t ~ /^vqos-selftest: expect-splat-begin /) {
+			split(t, f, " ")
+			if (exclude && (f[3] in closed)) { region = f[3]; token = f[4] }
+			keep($0); next
+		}
+		if (t ~ /^vqos-selftest: expect-splat-end /) {
+			if (inblock) flush_block(0)
+			region = ""; keep($0); next
+		}
+		if (region != "") {
+			if (t ~ /-+\[ cut here \]-+/) { if (inblock) flush_block(0); inblock = 1; hastoken = 0 }
+			if (inblock) {
+				block[++nb] = $0
+				if (index(t, token)) hastoken = 1
+				if (t ~ /---\[ end trace/) { flush_block(hastoken); hastoken = 0 }
+				next
+			}
+		}
+		keep($0)
+	}
+	END {
+		if (inblock) flush_block(0)
+		if (excluded) printf "(ignored %d lines of expected splats)\n", excluded > "/dev/stderr"
+		if (!nh) exit 0
+		printf "%d suspicious kernel log line(s):\n", nh
+		for (i = 1; i <= nh && i <= 30; i++) print "  " line[hits[i]]
+		if (nh > 30) printf "  ... %d more\n", nh - 30
+		if (firstmark != "") printf "first splat came after the log marker \"%s\"\n", firstmark
+		printf "first splat in context:\n"
+		for (i = hits[1] - 3; i <= n && i <= hits[1] + 40; i++) if (i >= 1) print "  " line[i]
+		exit 1
+	}' "$tmp" "$tmp"
+	rc=$?
+	rm -f "$tmp"
+	return $rc
+}
+
+# vqos_expect_splat_begin TOKEN ... vqos_expect_splat_end: a WARN/BUG block
+# mentioning TOKEN logged in between is expected (see vqos_dmesg_scan).
+# TOKEN must be a single word, e.g. the module name.
+_vqos_splat_region=
+vqos_expect_splat_begin() {
+	_vqos_splat_region="$$.$(date +%s%N)"
+	vqos_kmsg "expect-splat-begin $_vqos_splat_region $1"
+}
+vqos_expect_splat_end() {
+	[ -n "$_vqos_splat_region" ] || return 0
+	vqos_kmsg "expect-splat-end $_vqos_splat_region"
+	_vqos_splat_region=
+}
+
+# --- kmemleak -------------------------------------------------------------
+
+VQOS_KMEMLEAK=/sys/kernel/debug/kmemleak
+
+vqos_kmemleak_available() {
+	[ -e "$VQOS_KMEMLEAK" ]
+}
+
+# vqos_kmemleak_scan: run a scan now and print the current suspects. Fails
+# if kmemleak cannot scan (e.g. it disabled itself).
+vqos_kmemleak_scan() {
+	echo scan > "$VQOS_KMEMLEAK" 2>/dev/null || return 1
+	cat "$VQOS_KMEMLEAK"
+}

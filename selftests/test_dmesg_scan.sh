@@ -1,0 +1,110 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Negative test for the kernel log scan of run-all (vqos_dmesg_scan): it
+# must report a real WARN_ON() splat, stay quiet on a clean log, and its
+# "expected splat" exclusion must drop only the declared splat. The live
+# part loads selftests/modules/vqos_splat.ko (make -C selftests/modules).
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+tap_plan 7
+
+# 1-3: the scanner on synthetic logs, no kernel involved.
+clean_log='[    0.100000] Linux version 6.1.0 (vqos@vqos)
+[    0.200000] kasan: KernelAddressSanitizer initialized
+[    0.300000] kmemleak: Kernel memory leak detector initialized (mem pool available: 15000)
+[    1.000000] loading out-of-tree module taints kernel.'
+warn_block='[    2.000000] ------------[ cut here ]------------
+[    2.000001] WARNING: CPU: 1 PID: 99 at selftests/modules/vqos_splat.c:21 vqos_splat_init+0x1d/0x30 [vqos_splat]
+[    2.000002] Modules linked in: vqos_splat(O+)
+[    2.000003] Call Trace:
+[    2.000004]  <TASK>
+[    2.000005]  </TASK>
+[    2.000006] ---[ end trace 0000000000000000 ]---'
+
+if out=$(printf '%s\n' "$clean_log" | vqos_dmesg_scan 2>&1); then
+	tap_ok "scan passes a clean log"
+else
+	tap_fail "scan passes a clean log" "$out"
+fi
+
+if out=$(printf '%s\n%s\n' "$clean_log" "$warn_block" | vqos_dmesg_scan 2>&1); then
+	tap_fail "scan reports a WARN splat" "the scan found nothing"
+elif grep -q 'WARNING: CPU: 1 PID: 99' <<<"$out"; then
+	tap_ok "scan reports a WARN splat"
+else
+	tap_fail "scan reports a WARN splat" "the WARNING line is not in the report:" "$out"
+fi
+
+# An expected-splat region drops its own splat but not a foreign one, and
+# an unclosed region excludes nothing.
+region="[    1.900000] vqos-selftest: expect-splat-begin T1 vqos_splat
+$warn_block
+[    2.100000] BUG: KASAN: slab-out-of-bounds in other_func+0x10/0x20
+[    2.200000] vqos-selftest: expect-splat-end T1"
+out1=$(printf '%s\n' "$region" | vqos_dmesg_scan 2>/dev/null)
+out2=$(printf '%s\n' "$region" | grep -v expect-splat-end | grep -v KASAN | vqos_dmesg_scan 2>/dev/null)
+rc2=$?
+if grep -q 'BUG: KASAN' <<<"$out1" && ! grep -q 'WARNING:' <<<"$out1" &&
+   [ "$rc2" = 1 ] && grep -q 'WARNING:' <<<"$out2"; then
+	tap_ok "expected-splat region excludes only the declared splat"
+else
+	tap_fail "expected-splat region excludes only the declared splat" \
+		"closed region report:" "$out1" "unclosed region report (rc $rc2):" "$out2"
+fi
+
+# 4-7: live, with the test module.
+live=("vqos_splat loads cleanly" "clean load leaves the log clean"
+      "scan reports the WARN_ON() of vqos_splat warn=1"
+      "final scan ignores the declared vqos_splat splat")
+if ! ko=$(vqos_ko vqos_splat); then
+	tap_skip_rest "selftests/modules/vqos_splat.ko not built (make -C selftests/modules)" "${live[@]}"
+	tap_done; exit $?
+fi
+if [ "$(cat /proc/sys/kernel/panic_on_warn 2>/dev/null || echo 0)" != 0 ]; then
+	tap_skip_rest "kernel.panic_on_warn is set: a WARN would panic" "${live[@]}"
+	tap_done; exit $?
+fi
+
+mark=$(vqos_dmesg_mark "test_dmesg_scan clean load")
+if out=$(vqos_insmod "$ko" 2>&1) && vqos_unload_all; then
+	tap_ok "${live[0]}"
+else
+	tap_fail "${live[0]}" "$out"
+	vqos_unload_all
+fi
+if out=$(vqos_dmesg_since "$mark" | vqos_dmesg_scan --no-exclude 2>&1); then
+	tap_ok "${live[1]}"
+else
+	tap_fail "${live[1]}" "$out"
+fi
+
+vqos_expect_splat_begin vqos_splat
+trap vqos_expect_splat_end EXIT
+mark=$(vqos_dmesg_mark "test_dmesg_scan warn load")
+vqos_insmod "$ko" warn=1 || tap_diag "loading vqos_splat warn=1 failed"
+vqos_unload_all
+sleep 1	# let the splat reach the log buffer completely
+if out=$(vqos_dmesg_since "$mark" | vqos_dmesg_scan --no-exclude 2>&1); then
+	tap_fail "${live[2]}" "the scan found nothing; kernel log since the marker:" \
+		"$(vqos_dmesg_since "$mark")"
+elif grep -q 'WARNING: .*vqos_splat' <<<"$out"; then
+	tap_ok "${live[2]}"
+else
+	tap_fail "${live[2]}" "no WARNING line from vqos_splat in the report:" "$out"
+fi
+vqos_expect_splat_end
+trap - EXIT
+
+# The whole log may hold other (real) problems; they are run-all's "dmesg
+# clean" business. Here: none of the reported lines is vqos_splat's.
+out=$(vqos_dmesg | vqos_dmesg_scan 2>&1)
+hits=$(awk '/^first splat/ { exit } p; /suspicious kernel log/ { p = 1 }' <<<"$out")
+if grep -q 'vqos_splat' <<<"$hits"; then
+	tap_fail "${live[3]}" "$out"
+else
+	tap_ok "${live[3]}"
+fi
+
+tap_done
