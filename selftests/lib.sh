@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 #
 # selftests/lib.sh - shared helpers for the vqos selftests. Source it from
 # bash; it does not change shell options. Everything here runs inside the

@@ -35,7 +35,7 @@ fi
 before=$(ls /sys/block)
 tap_check "vdpa dev add on vdpasim_blk" vdpa dev add mgmtdev vdpasim_blk name vqos-env0
 new=
-for i in $(seq 50); do
+for _ in $(seq 50); do
 	new=$(comm -13 <(echo "$before") <(ls /sys/block) | grep '^vd' | head -n 1)
 	[ -n "$new" ] && break
 	sleep 0.2
