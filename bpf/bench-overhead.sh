@@ -20,12 +20,12 @@ lat=bpf/vqos-lat
 
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 vqos_load vqos || exit 1
-truncate -s 256M /tmp/bench.img
+truncate -s 32M /tmp/bench.img
 vqos_dev_add b0 backing=/tmp/bench.img || exit 1
 vqos_dev_bind b0 || exit 1
 disk=$(vqos_dev_disk b0) || exit 1
-# Two passes over the disk so the reads that follow hit the page cache.
-dd if=/dev/zero of="$disk" bs=1M count=256 oflag=direct status=none
+# Write the whole disk once, so that the reads hit the page cache.
+dd if=/dev/zero of="$disk" bs=1M count=32 oflag=direct status=none
 
 iops() {
 	fio --name=bench --filename="$disk" --direct=1 --ioengine=libaio \

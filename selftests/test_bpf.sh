@@ -6,9 +6,11 @@
 # Two vqos devices, each backed by its own null_blk disk with a fixed
 # completion time (so the device, not the test VM, sets the latency), both
 # driven by one fio run:
-#   - per device, the reads vqos-lat counted equal fio's total_ios, and the
-#     p99 of total latency agrees with fio's clat p99 within VQOS_BPF_TOL
-#     percent (default 10);
+#   - per device, the reads vqos-lat counted equal fio's total_ios; the p99
+#     of total latency lies between the disk's latency and fio's clat p99,
+#     and agrees with fio's clat p99 within VQOS_BPF_TOL percent (default
+#     10) - a comparison skipped, visibly, when the VM itself adds more
+#     than half that at the median (a loaded TCG host);
 #   - "bpftool map dump pinned" output parses (bpftool -j) and names the
 #     histogram fields, and its per-CPU counts add up to fio's;
 #   - with an iops_limit on one device, only that device's throttle-wait
@@ -26,19 +28,20 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/vqos_dev.sh"
 
 TOL=${VQOS_BPF_TOL:-10}
-NIOS=${VQOS_BPF_NIOS:-400}
+NIOS=${VQOS_BPF_NIOS:-200}
 # Completion times of the two null_blk disks. Under TCG (and KASAN) the
-# guest's own path from fio to the ring and back costs hundreds of
-# microseconds, which vqos cannot see: the device's time must dominate for
-# fio's clat and the device's total latency to be comparable.
-NSEC0=${VQOS_BPF_NSEC0:-10000000}
-NSEC1=${VQOS_BPF_NSEC1:-20000000}
+# guest's own path from fio to the ring and back, which vqos cannot see,
+# costs milliseconds, and stalls of the whole VM land anywhere: the
+# device's time must dominate for fio's clat and the device's total
+# latency to be comparable.
+NSEC0=${VQOS_BPF_NSEC0:-50000000}
+NSEC1=${VQOS_BPF_NSEC1:-100000000}
 LAT=$VQOS_ROOT/bpf/vqos-lat
 PIN=/sys/fs/bpf/vqos
 tmp=$(mktemp -d)
 nb_dirs=()
 
-tap_plan 23
+tap_plan 25
 
 cleanup() {
 	local d
@@ -151,7 +154,7 @@ fio_two() {
 	fio --output-format=json --output="$out" --direct=1 \
 		--ioengine=libaio --rw=randread --bs=4k --size=128m \
 		--randrepeat=0 --norandommap "$@" \
-		--name=g0 --filename="$d0" --iodepth=4 \
+		--name=g0 --filename="$d0" --iodepth=2 \
 		--name=g1 --filename="$d1" --iodepth=1
 }
 
@@ -189,13 +192,34 @@ for g in g0 g1; do
 		tap_fail "$g: reads counted = fio total_ios" \
 			"fio total_ios=$fio_n vqos-lat=$lat_n"
 	fi
+	nsec=$([ $g = g0 ] && echo "$NSEC0" || echo "$NSEC1")
 	fio_p99=$(fio_get "$tmp/fio.json" $g '.clat_ns.percentile["99.000000"]')
+	fio_p50=$(fio_get "$tmp/fio.json" $g '.clat_ns.percentile["50.000000"]')
 	lat_p99=$(lat_get "$tmp/lat.json" "$id" .ops.read.total.p99_ns)
-	if within "$lat_p99" "$fio_p99" "$TOL"; then
+	lat_p50=$(lat_get "$tmp/lat.json" "$id" .ops.read.total.p50_ns)
+	nums="vqos-lat p50 $lat_p50 p99 $lat_p99 ns; fio clat p50 $fio_p50 p99 $fio_p99 ns"
+	# Each request's device time lies inside its fio clat, and after
+	# the disk's completion time: so do the quantiles, give or take a
+	# bucket (6.25%) and fio's own (1/64).
+	if awk -v l="$lat_p99" -v f="$fio_p99" -v n="$nsec" \
+		'BEGIN { exit !(l <= f * 1.08 && l >= n * 0.93) }'; then
+		tap_ok "$g: p99 between the disk's latency and fio's clat p99"
+	else
+		tap_fail "$g: p99 between the disk's latency and fio's clat p99" \
+			"$nums; disk $nsec ns"
+	fi
+	# What fio sees and the device does not (the guest's block layer,
+	# virtio, the ring, fio itself) must be small for the two to agree:
+	# under a loaded TCG host it is milliseconds. Compare only if it is
+	# under half the tolerance at the median; say so otherwise.
+	if ! awk -v l="$lat_p50" -v f="$fio_p50" -v t="$TOL" \
+		'BEGIN { exit !(f > 0 && (f - l) * 200 <= t * f) }'; then
+		tap_skip "$g: p99 within $TOL% of fio's clat p99" \
+			"the VM adds $(((${fio_p50%.*} - ${lat_p50%.*}) / 1000)) us outside the device at the median ($nums)"
+	elif within "$lat_p99" "$fio_p99" "$TOL"; then
 		tap_ok "$g: p99 within $TOL% of fio's clat p99 ($lat_p99 vs $fio_p99 ns)"
 	else
-		tap_fail "$g: p99 within $TOL% of fio's clat p99" \
-			"vqos-lat p99=$lat_p99 ns, fio clat p99=$fio_p99 ns"
+		tap_fail "$g: p99 within $TOL% of fio's clat p99" "$nums"
 	fi
 done
 
@@ -206,7 +230,8 @@ if bpftool -j map dump pinned $PIN/vqos_lat_hist > "$tmp/dump.json" 2>&1 &&
 else
 	tap_fail "bpftool -j map dump pinned vqos_lat_hist parses" "$(head -c 2000 "$tmp/dump.json")"
 fi
-fields=$(jq -r '.[0].values[0].value | keys_unsorted | join(",")' "$tmp/dump.json" 2>/dev/null)
+# bpftool -j: raw bytes in "key"/"values", the BTF view in "formatted".
+fields=$(jq -r '.[0].formatted.values[0].value | keys_unsorted | join(",")' "$tmp/dump.json" 2>/dev/null)
 if [ "$fields" = "dev,op,stage,reserved,count,sum_ns,max_ns,slots" ]; then
 	tap_ok "dump shows struct vqos_lat_hist by field name ($fields)"
 else
@@ -214,7 +239,7 @@ else
 fi
 # g0's read/total slot is key (id0 * 3 + 0) * 3 + 0; add its CPUs up.
 key=$((id0 * 9))
-n=$(jq --argjson k "$key" '[.[] | select(.key == $k) | .values[].value | select(.dev == '"$id0"' and .op == 0 and .stage == 0) | .count] | add' "$tmp/dump.json" 2>/dev/null)
+n=$(jq --argjson k "$key" '[.[].formatted | select(.key == $k) | .values[].value | select(.dev == '"$id0"' and .op == 0 and .stage == 0) | .count] | add' "$tmp/dump.json" 2>/dev/null)
 fio_n=$(fio_get "$tmp/fio.json" g0 .total_ios)
 if [ "$n" = "$fio_n" ]; then
 	tap_ok "bpftool's per-CPU counts of g0 reads add up to fio's ($n)"
@@ -234,8 +259,8 @@ throttled() {	# throttled NAME: the device's throttled_reqs so far
 }
 "$LAT" reset
 tr0=$(throttled g0)
-echo 100 > "$(vqos_sys g0)/qos/iops_limit"
-out=$(fio_two "$tmp/fio2.json" --number_ios=200 2>&1) ||
+echo 10 > "$(vqos_sys g0)/qos/iops_limit"
+out=$(fio_two "$tmp/fio2.json" --number_ios=100 2>&1) ||
 	tap_diag "fio: $out"
 echo 0 > "$(vqos_sys g0)/qos/iops_limit"
 tr0=$(($(throttled g0) - tr0))
@@ -245,9 +270,9 @@ t0=$(lat_get "$tmp/lat2.json" "$id0" .ops.read.throttle.count)
 t1=$(lat_get "$tmp/lat2.json" "$id1" .ops.read.throttle.count)
 h0=$(lat_get "$tmp/lat2.json" "$id0" .holds)
 if [ "${t0:-0}" -gt 0 ]; then
-	tap_ok "g0 (iops_limit 100): throttle-wait histogram has $t0 requests"
+	tap_ok "g0 (iops_limit 10): throttle-wait histogram has $t0 requests"
 else
-	tap_fail "g0 (iops_limit 100): throttle-wait histogram non-empty" "count=$t0 holds=$h0"
+	tap_fail "g0 (iops_limit 10): throttle-wait histogram non-empty" "count=$t0 holds=$h0"
 fi
 if [ "$t1" = 0 ]; then
 	tap_ok "g1 (no limit): throttle-wait histogram empty"
