@@ -18,7 +18,7 @@
 
 SHELL := /bin/bash
 FLAVOUR ?= debug
-CHECK_TIMEOUT ?= 3600
+CHECK_TIMEOUT ?= 4500
 
 ifeq ($(origin KDIR),undefined)
 KDIR := $(shell scripts/build-kernel --flavour $(FLAVOUR) --print-dir 2>/dev/null)
@@ -97,4 +97,4 @@ clean:
 	find kmod guest-driver -type f \( -name '*.o' -o -name '*.ko' -o -name '*.mod' \
 		-o -name '*.mod.c' -o -name '.*.cmd' -o -name '*.order' -o -name '.*.d' \) -delete
 	rm -f Module.symvers modules.order
-	rm -rf .vm
+	rm -rf .vm/run.* .vm/check.log

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vqos_dev.sh"
 
-tap_plan 13
+tap_plan 14
 ko=$(vqos_ko vqos) || { tap_skip_rest "kmod/vqos.ko not built"; exit 0; }
 command -v fio >/dev/null || { tap_skip_rest "fio not installed"; exit 0; }
 

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vqos_dev.sh"
 
-tap_plan 20
+tap_plan 21
 ko=$(vqos_ko vqos) || { tap_skip_rest "kmod/vqos.ko not built"; exit 0; }
 command -v fio >/dev/null || { tap_skip_rest "fio not installed"; exit 0; }
 vqos_insmod "$ko" || { tap_skip_rest "cannot load vqos"; exit 0; }
