@@ -105,7 +105,8 @@ static int vqos_reopen(struct vqos_dev *dev, u64 *field, u64 val)
 	return ret;
 }
 
-static int vqos_parse_offset(struct vqos_dev *dev, const char *buf)
+/* A multiple of 512 for offset or size, applied through vqos_reopen(). */
+static int vqos_parse_bytes(struct vqos_dev *dev, const char *buf, u64 *field)
 {
 	u64 v;
 	int ret = kstrtou64(buf, 0, &v);
@@ -114,19 +115,17 @@ static int vqos_parse_offset(struct vqos_dev *dev, const char *buf)
 		return ret;
 	if (v % VQOS_SECTOR_SIZE)
 		return -EINVAL;
-	return vqos_reopen(dev, &dev->cfg.offset, v);
+	return vqos_reopen(dev, field, v);
+}
+
+static int vqos_parse_offset(struct vqos_dev *dev, const char *buf)
+{
+	return vqos_parse_bytes(dev, buf, &dev->cfg.offset);
 }
 
 static int vqos_parse_size(struct vqos_dev *dev, const char *buf)
 {
-	u64 v;
-	int ret = kstrtou64(buf, 0, &v);
-
-	if (ret)
-		return ret;
-	if (v % VQOS_SECTOR_SIZE)
-		return -EINVAL;
-	return vqos_reopen(dev, &dev->cfg.size, v);
+	return vqos_parse_bytes(dev, buf, &dev->cfg.size);
 }
 
 static int vqos_parse_read_only(struct vqos_dev *dev, const char *buf)
