@@ -19,6 +19,7 @@
 #   - clear errors: not root, no bpffs, module not loaded; after detach
 #     nothing is pinned and the module unloads.
 # Runs in the test VM as root (scripts/vm-run -- selftests/test_bpf.sh).
+# vqos-selftest-timeout: 1200
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
