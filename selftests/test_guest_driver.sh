@@ -123,8 +123,8 @@ tap_check "one hardware queue per virtqueue (2)" \
 	test "$(ls "/sys/block/${disk#/dev/}/mq" 2>/dev/null | wc -l)" = 2
 limits() {	# limits DISK: what the config space says, as queue limits
 	local f v want rc=0
-	for f in max_hw_sectors_kb=1024 max_segments=64 logical_block_size=512 \
-		 max_segment_size=$MiB; do
+	for f in max_hw_sectors_kb=4096 max_segments=64 logical_block_size=512 \
+		 max_segment_size=65536; do
 		want=${f#*=}
 		v=$(sysblk "$1" "queue/${f%%=*}")
 		echo "${f%%=*}: $v (want $want)"
@@ -132,7 +132,7 @@ limits() {	# limits DISK: what the config space says, as queue limits
 	done
 	return $rc
 }
-tap_check "limits: 1 MiB requests, 64 segments of 1 MiB, 512-byte blocks" \
+tap_check "limits: 4 MiB requests, 64 segments of 64 KiB, 512-byte blocks" \
 	limits "$disk"
 tap_check "flush: write cache is write back" \
 	test "$(sysblk "$disk" queue/write_cache)" = "write back"
