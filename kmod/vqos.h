@@ -135,6 +135,7 @@ struct vqos_req {
  * @free: unused requests (worker only)
  * @done: requests the backend finished, from any context
  * @inflight: requests taken from the ring and not yet completed
+ * @completed: used entries pushed since the last interrupt (worker only)
  */
 struct vqos_vq {
 	struct vqos_dev *dev;
@@ -151,6 +152,7 @@ struct vqos_vq {
 	struct vqos_req *free;
 	struct llist_head done;
 	atomic_t inflight;
+	bool completed;
 };
 
 /**

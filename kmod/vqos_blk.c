@@ -268,6 +268,7 @@ static void vqos_req_complete(struct vqos_vq *vq, struct vqos_req *req)
 	vqos_account(dev, req);
 	if (vringh_complete_iotlb(&vq->vring, req->head, req->used_len) < 0)
 		vqos_ring_broken(dev);
+	vq->completed = true;
 	trace_vqos_req_complete(dev->id, vq->idx, vqos_trace_op(req->plan.op),
 				req->status, req->plan.len, req->start_ns,
 				req->dispatch_ns, req->backend_ns,
@@ -295,11 +296,21 @@ void vqos_req_done(struct vqos_req *req, long ret)
 	vqos_kick(vq->dev);
 }
 
+/* One interrupt for everything completed since the last one. */
+static void vqos_vq_notify(struct vqos_vq *vq)
+{
+	if (!vq->completed)
+		return;
+	vq->completed = false;
+	if (READ_ONCE(vq->dev->running) && vq->cb.callback &&
+	    vringh_need_notify_iotlb(&vq->vring) > 0)
+		vq->cb.callback(vq->cb.private);
+}
+
 static void vqos_vq_reap(struct vqos_vq *vq)
 {
 	struct llist_node *list = llist_del_all(&vq->done);
 	struct vqos_req *req, *tmp;
-	bool any = false;
 
 	list = llist_reverse_order(list);
 	llist_for_each_entry_safe(req, tmp, list, node) {
@@ -315,11 +326,8 @@ static void vqos_vq_reap(struct vqos_vq *vq)
 			}
 		}
 		vqos_req_complete(vq, req);
-		any = true;
 	}
-	if (any && READ_ONCE(vq->dev->running) && vq->cb.callback &&
-	    vringh_need_notify_iotlb(&vq->vring) > 0)
-		vq->cb.callback(vq->cb.private);
+	vqos_vq_notify(vq);
 }
 
 static u64 vqos_kiov_len(const struct vringh_kiov *iov)
@@ -648,14 +656,17 @@ void vqos_work_fn(struct kthread_work *work)
 		/* Resume round robin after the queue that was held. */
 		dev->rr = req->vq->idx;
 		vqos_req_issue(req);
+		vqos_vq_notify(req->vq);
 	}
 
 	vqos_req_limits(dev, &lim);
 	for (i = 0; i < nvqs && !dev->held; i++) {
 		struct vqos_vq *vq = &dev->vqs[(dev->rr + i) % nvqs];
 
-		if (vq->ready)
+		if (vq->ready) {
 			more |= vqos_vq_dispatch(vq, &lim);
+			vqos_vq_notify(vq);
+		}
 	}
 	dev->rr = (dev->rr + 1) % nvqs;
 	if (more && !dev->held)
