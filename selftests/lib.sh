@@ -5,6 +5,7 @@
 # bash; it does not change shell options. Everything here runs inside the
 # test VM (scripts/vm-run) as root.
 #
+#   guard:    vqos_require_vm
 #   TAP:      tap_plan N, tap_ok DESC, tap_fail DESC [DETAIL...],
 #             tap_skip DESC REASON, tap_check DESC CMD..., tap_diag LINE...,
 #             tap_skip_rest REASON, tap_done (exit status for the script)
@@ -17,6 +18,14 @@
 
 VQOS_ROOT=${VQOS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 VQOS_SELFTESTS=$VQOS_ROOT/selftests
+
+# vqos_require_vm: refuse to run on a host (tests load modules, write to
+# /dev/kmsg); VQOS_RUN_ON_HOST=1 overrides.
+vqos_require_vm() {
+	[ "${VQOS_IN_VM:-}" = 1 ] || [ "${VQOS_RUN_ON_HOST:-}" = 1 ] && return 0
+	echo "$(basename "$0"): runs in the test VM: scripts/vm-run -- selftests/$(basename "$0")" >&2
+	exit 2
+}
 
 # --- TAP ------------------------------------------------------------------
 
@@ -184,7 +193,7 @@ _vqos_mark_seq=0
 vqos_dmesg_mark() {
 	local id
 	_vqos_mark_seq=$((_vqos_mark_seq + 1))
-	id="$$.$_vqos_mark_seq.$(date +%s%N)"
+	id="$$.$_vqos_mark_seq.${EPOCHREALTIME/./}"
 	vqos_kmsg "mark $id $*"
 	echo "$id"
 }
@@ -208,18 +217,12 @@ VQOS_SPLAT_RE='WARNING:|BUG:|^BUG |kernel BUG at|KASAN|UBSAN|Oops|general protec
 # TOKEN, or a region that was never closed is still reported. --no-exclude
 # ignores the regions.
 vqos_dmesg_scan() {
-	local exclude=1 tmp rc
+	local exclude=1
 	[ "${1:-}" = --no-exclude ] && exclude=0
-	tmp=$(mktemp) || return 2
-	cat > "$tmp"
+	# One awk, no temporary file: every exec costs in the test VM.
 	VQOS_SPLAT_RE=$VQOS_SPLAT_RE awk -v exclude="$exclude" '
 	BEGIN { re = ENVIRON["VQOS_SPLAT_RE"] }
 	function text(l) { sub(/^\[ *[0-9]+\.[0-9]+\] /, "", l); return l }
-	FNR == NR {	# pass 1: regions that were closed
-		t = text($0)
-		if (t ~ /^vqos-selftest: expect-splat-end /) { split(t, f, " "); closed[f[3]] = 1 }
-		next
-	}
 	function flush_block(drop,   i) {
 		for (i = 1; i <= nb; i++) {
 			if (drop) excluded++
@@ -232,29 +235,34 @@ vqos_dmesg_scan() {
 		if (t ~ /^vqos-selftest: /) lastmark = t
 		if (t ~ re) { hits[++nh] = n; if (nh == 1) firstmark = lastmark }
 	}
-	{
+	{	# remember the lines and which regions were closed
+		raw[++N] = $0
 		t = text($0)
-		if (t ~ /^vqos-selftest: expect-splat-begin /) {
-			split(t, f, " ")
-			if (exclude && (f[3] in closed)) { region = f[3]; token = f[4] }
-			keep($0); next
-		}
-		if (t ~ /^vqos-selftest: expect-splat-end /) {
-			if (inblock) flush_block(0)
-			region = ""; keep($0); next
-		}
-		if (region != "") {
-			if (t ~ /-+\[ cut here \]-+/) { if (inblock) flush_block(0); inblock = 1; hastoken = 0 }
-			if (inblock) {
-				block[++nb] = $0
-				if (index(t, token)) hastoken = 1
-				if (t ~ /---\[ end trace/) { flush_block(hastoken); hastoken = 0 }
-				next
-			}
-		}
-		keep($0)
+		if (t ~ /^vqos-selftest: expect-splat-end /) { split(t, f, " "); closed[f[3]] = 1 }
 	}
 	END {
+		for (r = 1; r <= N; r++) {
+			l = raw[r]; t = text(l)
+			if (t ~ /^vqos-selftest: expect-splat-begin /) {
+				split(t, f, " ")
+				if (exclude && (f[3] in closed)) { region = f[3]; token = f[4] }
+				keep(l); continue
+			}
+			if (t ~ /^vqos-selftest: expect-splat-end /) {
+				if (inblock) flush_block(0)
+				region = ""; keep(l); continue
+			}
+			if (region != "") {
+				if (t ~ /-+\[ cut here \]-+/) { if (inblock) flush_block(0); inblock = 1; hastoken = 0 }
+				if (inblock) {
+					block[++nb] = l
+					if (index(t, token)) hastoken = 1
+					if (t ~ /---\[ end trace/) { flush_block(hastoken); hastoken = 0 }
+					continue
+				}
+			}
+			keep(l)
+		}
 		if (inblock) flush_block(0)
 		if (excluded) printf "(ignored %d lines of expected splats)\n", excluded > "/dev/stderr"
 		if (!nh) exit 0
@@ -265,10 +273,7 @@ vqos_dmesg_scan() {
 		printf "first splat in context:\n"
 		for (i = hits[1] - 3; i <= n && i <= hits[1] + 40; i++) if (i >= 1) print "  " line[i]
 		exit 1
-	}' "$tmp" "$tmp"
-	rc=$?
-	rm -f "$tmp"
-	return $rc
+	}'
 }
 
 # vqos_expect_splat_begin TOKEN ... vqos_expect_splat_end: a WARN/BUG block
@@ -276,7 +281,7 @@ vqos_dmesg_scan() {
 # TOKEN must be a single word, e.g. the module name.
 _vqos_splat_region=
 vqos_expect_splat_begin() {
-	_vqos_splat_region="$$.$(date +%s%N)"
+	_vqos_splat_region="$$.${EPOCHREALTIME/./}"
 	vqos_kmsg "expect-splat-begin $_vqos_splat_region $1"
 }
 vqos_expect_splat_end() {

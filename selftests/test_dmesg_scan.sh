@@ -7,6 +7,7 @@
 # part loads selftests/modules/vqos_splat.ko (make -C selftests/modules).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
+vqos_require_vm
 
 tap_plan 7
 

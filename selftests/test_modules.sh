@@ -7,6 +7,7 @@
 # unload cleanly and leave nothing behind.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
+vqos_require_vm
 
 tap_plan 6
 

@@ -8,6 +8,7 @@
 # virtio_vdpa -> virtio_blk).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
+vqos_require_vm
 
 tap_plan 9
 
