@@ -58,7 +58,8 @@ u64 vqos_qos_admit(struct vqos_dev *dev, bool write, u64 bytes)
 	spin_lock(&q->lock);
 	grp = dev->group;
 	if (grp) {
-		spin_lock(&grp->qos.lock);
+		/* Same lock class as q->lock; always taken inside it. */
+		spin_lock_nested(&grp->qos.lock, SINGLE_DEPTH_NESTING);
 		wait = vqos_limiter_admit2(&q->lim, &grp->qos.lim, write, bytes,
 					   now, &cls);
 		spin_unlock(&grp->qos.lock);
