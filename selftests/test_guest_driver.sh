@@ -90,6 +90,19 @@ fio_bg() {	# fio_bg DISK: random I/O for up to 60 s in the background
 	echo $!
 }
 
+# opened_within DISK SECONDS: some process (fio's job) holds DISK open.
+# fio forks its jobs, so the pid fio_bg returns is not the one to look at.
+opened_within() {
+	local fd
+	for _ in $(seq $(($2 * 10))); do
+		for fd in /proc/[0-9]*/fd/*; do
+			[ "$(readlink "$fd" 2>/dev/null)" = "$1" ] && return 0
+		done
+		sleep 0.1
+	done
+	return 1
+}
+
 exits_within() {	# exits_within PID SECONDS
 	for _ in $(seq $(($2 * 10))); do
 		kill -0 "$1" 2>/dev/null || return 0
@@ -265,9 +278,11 @@ vqos_dev_del m0
 # Requests wait longer than io_timeout (3 s) behind a suspended dm device;
 # the driver must check the device, find it healthy and keep waiting.
 truncate -s 16M "$work/s0.img"
+export DM_DISABLE_UDEV=1	# no udev in the VM: libdevmapper makes the nodes
 loopdev=$(losetup -f --show "$work/s0.img" 2>/dev/null)
 if [ -n "$loopdev" ] && command -v dmsetup >/dev/null &&
    dmsetup create vqos_slow --table "0 32768 linear $loopdev 0" 2>/dev/null &&
+   dmsetup mknodes vqos_slow &&
    vqos_dev_add s0 backing=/dev/mapper/vqos_slow personality=vqos &&
    vqos_dev_bind s0 && disk=$(vqos_dev_disk s0); then
 	dmsetup suspend vqos_slow
@@ -323,7 +338,7 @@ vqos_dev_add x0 backing="$work/d0.img" personality=vqos
 vqos_dev_bind x0
 disk=$(vqos_dev_disk x0)
 pid=$(fio_bg "$disk")
-sleep 2
+opened_within "$disk" 60 || echo "# fio has not opened $disk after 60 s"
 tap_check "rmmod virtio_vqos is refused while fio holds the disk open" \
 	eval "! rmmod virtio_vqos 2>/dev/null"
 kill "$pid" 2>/dev/null
