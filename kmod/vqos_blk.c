@@ -11,6 +11,7 @@
 #include <linux/highmem.h>
 #include <linux/timekeeping.h>
 #include <linux/slab.h>
+#include <linux/virtio_byteorder.h>
 #include <linux/virtio_ring.h>
 #include <uapi/linux/virtio_config.h>
 #include "vqos.h"
@@ -47,16 +48,16 @@ void vqos_fill_config(struct vqos_dev *dev, struct vqos_config *config)
 	const struct vqos_stats *s = &dev->stats;
 
 	/* Modern device only: config fields are little-endian. */
-	blk->capacity = cpu_to_le64(dev->capacity);
-	blk->size_max = cpu_to_le32(VQOS_SIZE_MAX);
-	blk->seg_max = cpu_to_le32(VQOS_SEG_MAX);
-	blk->blk_size = cpu_to_le32(VQOS_SECTOR_SIZE);
-	blk->num_queues = cpu_to_le16(dev->cfg.num_queues);
-	blk->max_discard_sectors = cpu_to_le32(VQOS_MAX_DWZ_SECTORS);
-	blk->max_discard_seg = cpu_to_le32(1);
-	blk->discard_sector_alignment = cpu_to_le32(1);
-	blk->max_write_zeroes_sectors = cpu_to_le32(VQOS_MAX_DWZ_SECTORS);
-	blk->max_write_zeroes_seg = cpu_to_le32(1);
+	blk->capacity = __cpu_to_virtio64(true, dev->capacity);
+	blk->size_max = __cpu_to_virtio32(true, VQOS_SIZE_MAX);
+	blk->seg_max = __cpu_to_virtio32(true, VQOS_SEG_MAX);
+	blk->blk_size = __cpu_to_virtio32(true, VQOS_SECTOR_SIZE);
+	blk->num_queues = __cpu_to_virtio16(true, dev->cfg.num_queues);
+	blk->max_discard_sectors = __cpu_to_virtio32(true, VQOS_MAX_DWZ_SECTORS);
+	blk->max_discard_seg = __cpu_to_virtio32(true, 1);
+	blk->discard_sector_alignment = __cpu_to_virtio32(true, 1);
+	blk->max_write_zeroes_sectors = __cpu_to_virtio32(true, VQOS_MAX_DWZ_SECTORS);
+	blk->max_write_zeroes_seg = __cpu_to_virtio32(true, 1);
 	blk->write_zeroes_may_unmap = 1;
 
 	if (dev->cfg.personality != VQOS_PERS_VQOS)
