@@ -49,6 +49,8 @@ kdir-check:
 
 modules: kdir-check
 ifeq ($(missing_kbuild),)
+	@# A kernel without vDPA: name the options, not modpost's errors.
+	@$(SHELL) scripts/kconfig-check $(KDIR)
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 else
 	@echo "make: SKIP building vqos modules: $(missing_kbuild) not written yet"
