@@ -11,6 +11,11 @@
 #                        one VM boot running selftests/run-all
 #   make vm CMD='...'    run CMD as root in the test VM
 #   make demo            boot the VM, load kmod/vqos.ko, show the mgmtdev
+#   make install         install the built modules (extra/, depmod),
+#                        bpf/vqos-lat and the uapi header: DESTDIR= or
+#                        INSTALL_MOD_PATH= stage them, PREFIX= (default
+#                        /usr/local) places the tool and header
+#   make uninstall       remove what make install installed
 #   make clean
 #
 # FLAVOUR=debug|perf picks the test kernel (default debug: KASAN, lockdep,
@@ -100,3 +105,73 @@ clean:
 		-o -name '*.mod.c' -o -name '.*.cmd' -o -name '*.order' -o -name '.*.d' \) -delete
 	rm -f Module.symvers modules.order
 	rm -rf .vm/run.* .vm/check.log
+
+# --- install ----------------------------------------------------------------
+# make install: the modules, built beforehand by `make` (as any user), go to
+# $(INSTALL_MOD_PATH)/lib/modules/<KDIR's release>/$(INSTALL_MOD_DIR)/ by
+# kbuild's modules_install (so they are signed, stripped or compressed as
+# that kernel's configuration says), then depmod; bpf/vqos-lat and its BPF
+# object if `make bpf` built them, and the uapi header, under $(PREFIX).
+# DESTDIR stages all of it under another root; INSTALL_MOD_PATH defaults to
+# it. DKMS (dkms.conf) is the alternative that follows kernel updates.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+INSTALL ?= install
+INSTALL_MOD_PATH ?= $(DESTDIR)
+INSTALL_MOD_DIR ?= extra
+DEPMOD ?= $(firstword $(wildcard /sbin/depmod /usr/sbin/depmod) depmod)
+KVER = $(or $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null),$(shell uname -r))
+MOD_ROOT = $(abspath $(INSTALL_MOD_PATH))
+MOD_DEST = $(MOD_ROOT)/lib/modules/$(KVER)/$(INSTALL_MOD_DIR)
+INSTALL_KOS := kmod/vqos.ko guest-driver/virtio_vqos.ko
+run_depmod = if [ -d "$(MOD_ROOT)/lib/modules/$(KVER)" ]; then \
+	echo "$(DEPMOD) $(if $(MOD_ROOT),-b $(MOD_ROOT) )$(KVER)"; \
+	$(DEPMOD) $(if $(MOD_ROOT),-b $(MOD_ROOT)) $(KVER); fi
+
+.PHONY: install install-modules install-tools uninstall
+
+install: install-modules install-tools
+
+install-modules: kdir-check
+	@for ko in $(INSTALL_KOS); do \
+		if [ ! -f "$$ko" ]; then \
+			echo "make install: $$ko is not built: run 'make$(if $(KDIR_IS_TEST_KERNEL),, KDIR=$(KDIR))' first" >&2; \
+			exit 1; \
+		fi; \
+		v=$$(modinfo -F vermagic "$$ko" 2>/dev/null); v=$${v%% *}; \
+		if [ "$$v" != "$(KVER)" ]; then \
+			echo "make install: $$ko was built for kernel '$$v', not for $(KVER) (KDIR=$(KDIR)):" >&2; \
+			echo "  run 'make KDIR=$(KDIR)' first" >&2; \
+			exit 1; \
+		fi; \
+	done
+	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(MOD_ROOT) \
+		INSTALL_MOD_DIR=$(INSTALL_MOD_DIR) DEPMOD=true modules_install
+	@# The KUnit suites (built when the kernel has CONFIG_KUNIT) are for
+	@# the test rig, not for hosts: depmod must not see them.
+	rm -f $(MOD_DEST)/kmod/*_test.ko*
+	@$(run_depmod)
+
+install-tools:
+	$(INSTALL) -D -m 0644 uapi/linux/vqos.h $(DESTDIR)$(INCLUDEDIR)/linux/vqos.h
+	@if [ -x bpf/vqos-lat ] && [ -f bpf/.output/vqos_lat.bpf.o ]; then \
+		echo "$(INSTALL) -D -m 0755 bpf/vqos-lat $(DESTDIR)$(BINDIR)/vqos-lat"; \
+		$(INSTALL) -D -m 0755 bpf/vqos-lat $(DESTDIR)$(BINDIR)/vqos-lat && \
+		echo "$(INSTALL) -D -m 0644 bpf/.output/vqos_lat.bpf.o $(DESTDIR)$(LIBDIR)/vqos/vqos_lat.bpf.o" && \
+		$(INSTALL) -D -m 0644 bpf/.output/vqos_lat.bpf.o $(DESTDIR)$(LIBDIR)/vqos/vqos_lat.bpf.o; \
+	else \
+		echo "make install: bpf/vqos-lat is not built (make bpf): not installed"; \
+	fi
+
+uninstall:
+	rm -f $(foreach ko,$(INSTALL_KOS),$(MOD_DEST)/$(ko)*) $(MOD_DEST)/kmod/*_test.ko*
+	@for d in $(MOD_DEST)/kmod $(MOD_DEST)/guest-driver $(MOD_DEST); do \
+		[ ! -d "$$d" ] || rmdir --ignore-fail-on-non-empty "$$d"; \
+	done
+	@$(run_depmod)
+	rm -f $(DESTDIR)$(BINDIR)/vqos-lat $(DESTDIR)$(LIBDIR)/vqos/vqos_lat.bpf.o \
+		$(DESTDIR)$(INCLUDEDIR)/linux/vqos.h
+	@[ ! -d "$(DESTDIR)$(LIBDIR)/vqos" ] || rmdir --ignore-fail-on-non-empty "$(DESTDIR)$(LIBDIR)/vqos"
+
