@@ -16,6 +16,8 @@
 #                        INSTALL_MOD_PATH= stage them, PREFIX= (default
 #                        /usr/local) places the tool and header
 #   make uninstall       remove what make install installed
+#   make lint            checkpatch, kernel-doc, sparse (C=2) over the C
+#                        sources, bash -n over the scripts
 #   make clean
 #
 # FLAVOUR=debug|perf picks the test kernel (default debug: KASAN, lockdep,
@@ -175,3 +177,113 @@ uninstall:
 		$(DESTDIR)$(INCLUDEDIR)/linux/vqos.h
 	@[ ! -d "$(DESTDIR)$(LIBDIR)/vqos" ] || rmdir --ignore-fail-on-non-empty "$(DESTDIR)$(LIBDIR)/vqos"
 
+# --- lint -------------------------------------------------------------------
+# make lint: checkpatch.pl (no error, no warning but those ignored below),
+# kernel-doc (no warning, -v so that missing "Return:" sections count) and
+# sparse (make C=2; a warning or error in one of our files fails, the
+# kernel's own headers are not ours to fix) over the C sources, bash -n over
+# the shell scripts. checkpatch.pl and kernel-doc come from the kernel
+# source tree of KDIR (the test kernel's by default; distribution headers
+# packages lack them: pass CHECKPATCH= and KERNELDOC=). Without sparse
+# installed that part is skipped, and says so. The lint-* targets take
+# LINT_KERNEL_FILES, LINT_BPF_FILES, LINT_SPARSE_DIRS, LINT_SHELL_FILES.
+LINT_KSRC = $(firstword $(foreach d,$(KDIR)/source $(KDIR),\
+	$(if $(wildcard $(d)/scripts/checkpatch.pl),$(d))))
+CHECKPATCH ?= $(if $(LINT_KSRC),$(LINT_KSRC)/scripts/checkpatch.pl,checkpatch.pl)
+KERNELDOC ?= $(if $(LINT_KSRC),$(LINT_KSRC)/scripts/kernel-doc,kernel-doc)
+SPARSE ?= sparse
+LINT_KERNEL_FILES ?= $(sort $(filter-out %.mod.c,$(wildcard kmod/*.[ch] \
+	kmod/tests/*.[ch] guest-driver/*.[ch] guest-driver/tests/*.[ch] \
+	selftests/modules/*.[ch]))) uapi/linux/vqos.h
+LINT_BPF_FILES ?= $(sort $(wildcard bpf/*.[ch]))
+LINT_SPARSE_DIRS ?= $(CURDIR) $(CURDIR)/selftests/modules
+LINT_SHELL_FILES ?= $(sort $(wildcard scripts/* selftests/*.sh selftests/run-all \
+	selftests/*/*.sh bpf/*.sh .ci/run dkms.conf))
+
+CHECKPATCH_FLAGS := --no-tree -f --quiet --show-types
+# checkpatch message types ignored, and why. Kernel code: none. bpf/ is user
+# space and BPF C built with clang, not kernel code:
+#   VOLATILE       libbpf's read-only globals the loader sets are "const
+#                  volatile" (so clang keeps them), and a signal handler's
+#                  flag is "volatile sig_atomic_t" in ISO C
+#   REPEATED_WORD  "mount -t bpf bpf /sys/fs/bpf" is a command, not a typo
+CHECKPATCH_IGNORE_BPF := VOLATILE,REPEATED_WORD
+
+.PHONY: lint lint-checkpatch lint-kernel-doc lint-sparse lint-shell lint-tools
+
+# All parts run even when one fails, so that one run shows everything.
+lint:
+	@rc=0; \
+	for t in lint-checkpatch lint-kernel-doc lint-sparse lint-shell; do \
+		$(MAKE) --no-print-directory $$t || rc=1; \
+	done; \
+	if [ $$rc = 0 ]; then echo "lint: clean"; else echo "lint: FAILED" >&2; fi; \
+	exit $$rc
+
+lint-tools:
+	@for t in "$(CHECKPATCH)" "$(KERNELDOC)"; do \
+		if [ ! -f "$$t" ]; then \
+			echo "lint: $$t not found: it comes from the kernel source tree of KDIR=$(KDIR)." >&2; \
+			echo "  Use the test kernel's ('make kernel', then make lint without KDIR)," >&2; \
+			echo "  or pass CHECKPATCH=<linux>/scripts/checkpatch.pl KERNELDOC=<linux>/scripts/kernel-doc" >&2; \
+			exit 1; \
+		fi; \
+	done
+
+lint-checkpatch: lint-tools
+	@rc=0; \
+	if [ -n "$(strip $(LINT_KERNEL_FILES))" ]; then \
+		echo "  CHECKPATCH $(words $(LINT_KERNEL_FILES)) kernel files"; \
+		perl $(CHECKPATCH) $(CHECKPATCH_FLAGS) $(LINT_KERNEL_FILES) || rc=1; \
+	fi; \
+	if [ -n "$(strip $(LINT_BPF_FILES))" ]; then \
+		echo "  CHECKPATCH $(words $(LINT_BPF_FILES)) bpf files (--ignore $(CHECKPATCH_IGNORE_BPF))"; \
+		perl $(CHECKPATCH) $(CHECKPATCH_FLAGS) --ignore $(CHECKPATCH_IGNORE_BPF) \
+			$(LINT_BPF_FILES) || rc=1; \
+	fi; \
+	[ $$rc = 0 ] || echo "lint: checkpatch FAILED" >&2; \
+	exit $$rc
+
+lint-kernel-doc: lint-tools
+	@files="$(strip $(LINT_KERNEL_FILES) $(LINT_BPF_FILES))"; \
+	[ -n "$$files" ] || exit 0; \
+	echo "  KERNEL-DOC $(words $(LINT_KERNEL_FILES) $(LINT_BPF_FILES)) files"; \
+	out=$$(perl $(KERNELDOC) -v -Werror -none $$files 2>&1); rc=$$?; \
+	out=$$(grep -v ': info: ' <<<"$$out"); \
+	[ -z "$$out" ] || printf '%s\n' "$$out"; \
+	if [ $$rc != 0 ] || grep -qi 'warning\|error' <<<"$$out"; then \
+		echo "lint: kernel-doc FAILED" >&2; exit 1; \
+	fi
+
+lint-sparse: kdir-check
+	@if ! command -v $(SPARSE) >/dev/null; then \
+		echo "lint: SKIP sparse: $(SPARSE) is not installed (apt-get install sparse, or make deps)"; \
+		exit 0; \
+	fi; \
+	rc=0; \
+	for d in $(LINT_SPARSE_DIRS); do \
+		echo "  SPARSE     $$d"; \
+		out=$$($(MAKE) --no-print-directory -C $(KDIR) M=$$d C=2 CHECK=$(SPARSE) modules 2>&1); \
+		if [ $$? != 0 ]; then \
+			printf '%s\n' "$$out"; echo "lint: building $$d with C=2 failed" >&2; rc=1; continue; \
+		fi; \
+		ours=$$(grep -E "^$$d/[^:]+:[0-9]+:[0-9]+: (warning|error):" <<<"$$out"); \
+		if [ -n "$$ours" ]; then \
+			grep -E -A3 "^$$d/[^:]+:[0-9]+:[0-9]+: (warning|error):" <<<"$$out"; rc=1; \
+		fi; \
+	done; \
+	[ $$rc = 0 ] || echo "lint: sparse FAILED" >&2; \
+	exit $$rc
+
+lint-shell:
+	@rc=0; n=0; \
+	for f in $(LINT_SHELL_FILES); do \
+		[ -f "$$f" ] || continue; \
+		case "$$f" in *.sh|*/run|*/run-all|dkms.conf) ;; \
+		*) head -n1 "$$f" | grep -q '^#!.*\(bash\|/sh\)' || continue ;; \
+		esac; \
+		n=$$((n + 1)); \
+		bash -n "$$f" || { echo "lint: $$f: bash -n failed" >&2; rc=1; }; \
+	done; \
+	echo "  BASH -n    $$n scripts"; \
+	exit $$rc
