@@ -340,17 +340,29 @@ void vqos_limiter_init(struct vqos_limiter *l, u64 now)
  * vqos_limiter_cfg_check() - validate a limiter configuration
  * @cfg: the configuration
  *
- * Return: 0, or the first error of vqos_tb_cfg_check() on its buckets.
+ * A total limit and a per-direction limit of the same unit (iops_limit with
+ * iops_read_limit, say) contradict each other, as in QEMU's throttling: the
+ * operator must say which one is meant. Across units they combine.
+ *
+ * Return: 0, the first error of vqos_tb_cfg_check() on its buckets, or
+ * -EINVAL for a total and a per-direction limit of the same unit.
  */
 int vqos_limiter_cfg_check(const struct vqos_limiter_cfg *cfg)
 {
+	const struct vqos_tb_cfg *tb = cfg->tb;
 	int i, ret;
 
 	for (i = 0; i < VQOS_LIM_NR_TB; i++) {
-		ret = vqos_tb_cfg_check(&cfg->tb[i]);
+		ret = vqos_tb_cfg_check(&tb[i]);
 		if (ret)
 			return ret;
 	}
+	if (tb[VQOS_IOPS_TOTAL].rate &&
+	    (tb[VQOS_IOPS_READ].rate || tb[VQOS_IOPS_WRITE].rate))
+		return -EINVAL;
+	if (tb[VQOS_BPS_TOTAL].rate &&
+	    (tb[VQOS_BPS_READ].rate || tb[VQOS_BPS_WRITE].rate))
+		return -EINVAL;
 	return 0;
 }
 

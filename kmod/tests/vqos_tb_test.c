@@ -417,8 +417,10 @@ static void vqos_tb_test_invalid(struct kunit *test)
 	/* a limiter with one bad bucket changes nothing */
 	lc = kunit_kzalloc(test, sizeof(*lc), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, lc);
-	for (i = 0; i < VQOS_LIM_NR_TB; i++)
-		lc->tb[i].rate = 100 + i;
+	lc->tb[VQOS_IOPS_READ].rate = 100;
+	lc->tb[VQOS_IOPS_WRITE].rate = 101;
+	lc->tb[VQOS_BPS_READ].rate = 102;
+	lc->tb[VQOS_BPS_WRITE].rate = 103;
 	lc->tb[VQOS_BPS_WRITE].burst_rate = 1;
 	lc->iops_size = 4096;
 	KUNIT_EXPECT_EQ(test, vqos_limiter_cfg_check(lc), -EINVAL);
@@ -428,6 +430,18 @@ static void vqos_tb_test_invalid(struct kunit *test)
 	for (i = 0; i < VQOS_LIM_NR_TB; i++)
 		KUNIT_EXPECT_EQ(test, l->tb[i].rate, 0ULL);
 	lc->tb[VQOS_BPS_WRITE].burst_rate = 0;
+
+	/* a total and a per-direction limit of one unit contradict */
+	lc->tb[VQOS_IOPS_TOTAL].rate = 50;
+	KUNIT_EXPECT_EQ(test, vqos_limiter_cfg_check(lc), -EINVAL);
+	lc->tb[VQOS_IOPS_READ].rate = 0;
+	KUNIT_EXPECT_EQ(test, vqos_limiter_cfg_check(lc), -EINVAL);
+	lc->tb[VQOS_IOPS_WRITE].rate = 0;
+	lc->tb[VQOS_BPS_TOTAL].rate = 50;
+	KUNIT_EXPECT_EQ(test, vqos_limiter_set(l, lc, 0), -EINVAL);
+	KUNIT_EXPECT_FALSE(test, l->active);
+	/* across units they combine: total IOPS with per-direction bytes */
+	lc->tb[VQOS_BPS_TOTAL].rate = 0;
 	KUNIT_EXPECT_EQ(test, vqos_limiter_set(l, lc, 0), 0);
 	KUNIT_EXPECT_TRUE(test, l->active);
 }
@@ -442,32 +456,29 @@ static void vqos_tb_test_read_write(struct kunit *test)
 
 	cfg.tb[VQOS_IOPS_READ] = (struct vqos_tb_cfg){ .rate = 100, .burst = 10 };
 	cfg.tb[VQOS_IOPS_WRITE] = (struct vqos_tb_cfg){ .rate = 10, .burst = 2 };
-	cfg.tb[VQOS_IOPS_TOTAL] = (struct vqos_tb_cfg){ .rate = 50, .burst = 5 };
 	KUNIT_ASSERT_EQ(test, vqos_limiter_set(l, &cfg, t0), 0);
 
-	/* writes: the write bucket (2) refuses first */
+	/* writes: the write bucket (2) refuses the third for 1/10 s */
 	for (i = 0; i < 2; i++)
 		KUNIT_EXPECT_EQ(test, vqos_limiter_admit(l, true, 512, t0, &cls),
 				0ULL);
 	KUNIT_EXPECT_EQ(test, vqos_limiter_admit(l, true, 512, t0, &cls),
 			100 * MS);
 	KUNIT_EXPECT_EQ(test, cls, VQOS_CLS_IOPS);
-	/* the refused write charged nothing */
-	KUNIT_EXPECT_EQ(test, vqos_tb_test_lvl(l, VQOS_IOPS_TOTAL, t0), 3LL * NU);
+	/* the refused write charged nothing; reads have their own bucket */
+	KUNIT_EXPECT_EQ(test, vqos_tb_test_lvl(l, VQOS_IOPS_WRITE, t0), 0LL);
 	KUNIT_EXPECT_EQ(test, vqos_tb_test_lvl(l, VQOS_IOPS_READ, t0), 10LL * NU);
 
-	/* reads: the total bucket (3 left) refuses first */
-	for (i = 0; i < 3; i++)
+	/* reads: ten pass, the eleventh waits 1/100 s */
+	for (i = 0; i < 10; i++)
 		KUNIT_EXPECT_EQ(test, vqos_limiter_admit(l, false, 512, t0, &cls),
 				0ULL);
 	KUNIT_EXPECT_EQ(test, vqos_limiter_admit(l, false, 512, t0, &cls),
-			20 * MS);
-	KUNIT_EXPECT_EQ(test, vqos_tb_test_lvl(l, VQOS_IOPS_READ, t0), 7LL * NU);
-	KUNIT_EXPECT_EQ(test, vqos_tb_test_lvl(l, VQOS_IOPS_WRITE, t0), 0LL);
+			10 * MS);
+	KUNIT_EXPECT_EQ(test, vqos_tb_test_lvl(l, VQOS_IOPS_READ, t0), 0LL);
 
 	/* bytes: a refusal on bytes charges no IOPS bucket either */
 	cfg.tb[VQOS_BPS_WRITE] = (struct vqos_tb_cfg){ .rate = 4096, .burst = 4096 };
-	cfg.tb[VQOS_BPS_TOTAL] = (struct vqos_tb_cfg){ .rate = 8192, .burst = 8192 };
 	KUNIT_ASSERT_EQ(test, vqos_limiter_set(l, &cfg, t0 + SEC), 0);
 	KUNIT_EXPECT_EQ(test, vqos_limiter_admit(l, true, 4096, t0 + SEC, &cls),
 			0ULL);
@@ -476,15 +487,12 @@ static void vqos_tb_test_read_write(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, cls, VQOS_CLS_BPS);
 	KUNIT_EXPECT_EQ(test, vqos_tb_test_lvl(l, VQOS_IOPS_WRITE, t0 + SEC),
 			1LL * NU);
-	KUNIT_EXPECT_EQ(test, vqos_tb_test_lvl(l, VQOS_IOPS_TOTAL, t0 + SEC),
-			4LL * NU);
-	KUNIT_EXPECT_EQ(test, vqos_tb_test_lvl(l, VQOS_BPS_TOTAL, t0 + SEC),
-			4096LL * NU);
-	/* a read still goes: read buckets and the totals have room */
+	KUNIT_EXPECT_EQ(test, vqos_tb_test_lvl(l, VQOS_BPS_WRITE, t0 + SEC), 0LL);
+	/* a read still goes: reads have no byte limit */
 	KUNIT_EXPECT_EQ(test, vqos_limiter_admit(l, false, 4096, t0 + SEC, &cls),
 			0ULL);
-	KUNIT_EXPECT_EQ(test, vqos_tb_test_lvl(l, VQOS_BPS_TOTAL, t0 + SEC), 0LL);
-	KUNIT_EXPECT_EQ(test, vqos_tb_test_lvl(l, VQOS_BPS_WRITE, t0 + SEC), 0LL);
+	KUNIT_EXPECT_EQ(test, vqos_tb_test_lvl(l, VQOS_IOPS_READ, t0 + SEC),
+			9LL * NU);
 }
 
 static void vqos_tb_test_iops_size(struct kunit *test)
