@@ -173,8 +173,11 @@ vqos_unload_all() {
 # --- dmesg ----------------------------------------------------------------
 
 # Writes to /dev/kmsg are rate limited unless printk.devkmsg=on (vm-run
-# sets it); a lost marker would make a dmesg delta wrong.
-[ -w /proc/sys/kernel/printk_devkmsg ] &&
+# sets it); a lost marker would make a dmesg delta wrong. Only where the
+# tests may change the kernel (the VM, or VQOS_RUN_ON_HOST=1): a script
+# that runs on the host, like test_lint.sh, must leave it alone.
+{ [ "${VQOS_IN_VM:-}" = 1 ] || [ "${VQOS_RUN_ON_HOST:-}" = 1 ]; } &&
+	[ -w /proc/sys/kernel/printk_devkmsg ] &&
 	[ "$(cat /proc/sys/kernel/printk_devkmsg)" != on ] &&
 	echo on > /proc/sys/kernel/printk_devkmsg
 
