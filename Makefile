@@ -7,8 +7,9 @@
 #                        make KDIR=/lib/modules/$(uname -r)/build)
 #   make kernel          build (or reuse) the test kernel
 #   make deps            install missing Debian packages
-#   make check           deps, kernel, modules, test modules, bpf tools, then
-#                        one VM boot running selftests/run-all
+#   make check           deps, kernel, modules, test modules, bpf tools, lint
+#                        (selftests/test_lint.sh, on the host), then one VM
+#                        boot running selftests/run-all
 #   make vm CMD='...'    run CMD as root in the test VM
 #   make demo            boot the VM, load kmod/vqos.ko, show the mgmtdev
 #   make install         install the built modules (extra/, depmod),
@@ -86,7 +87,10 @@ check:
 	@$(MAKE) --no-print-directory modules
 	@$(MAKE) --no-print-directory selftests-modules
 	@$(MAKE) --no-print-directory bpf
-	@$(VM_CHECK) --timeout $(CHECK_TIMEOUT)
+	@# Lint needs no VM and costs ten times more in one: it runs here, and
+	@# vm-check counts its cases into the summary line.
+	@mkdir -p .vm; VQOS_KDIR=$(KDIR) selftests/test_lint.sh 2>&1 | tee .vm/lint.tap
+	@$(VM_CHECK) --host-tap .vm/lint.tap --timeout $(CHECK_TIMEOUT)
 
 vm:
 	@if [ -z "$$CMD" ]; then \
