@@ -11,7 +11,10 @@
 #                        (selftests/test_lint.sh, on the host), then one VM
 #                        boot running selftests/run-all
 #   make vm CMD='...'    run CMD as root in the test VM
-#   make demo            boot the VM, load kmod/vqos.ko, show the mgmtdev
+#   make demo            deps, kernel, modules, bpf tools, then one VM boot
+#                        (1 vCPU, QEMU icount) running scripts/demo-vm: a
+#                        victim and a noisy aggressor on one disk, without
+#                        and with vqos QoS; a few minutes
 #   make install         install the built modules (extra/, depmod),
 #                        bpf/vqos-lat and the uapi header: DESTDIR= or
 #                        INSTALL_MOD_PATH= stage them, PREFIX= (default
@@ -22,11 +25,13 @@
 #   make clean
 #
 # FLAVOUR=debug|perf picks the test kernel (default debug: KASAN, lockdep,
-# UBSAN, kmemleak). CHECK_TIMEOUT bounds the check VM run in seconds.
+# UBSAN, kmemleak). CHECK_TIMEOUT and DEMO_TIMEOUT bound the check and demo
+# VM runs in seconds.
 
 SHELL := /bin/bash
 FLAVOUR ?= debug
 CHECK_TIMEOUT ?= 4500
+DEMO_TIMEOUT ?= 1200
 
 ifeq ($(origin KDIR),undefined)
 KDIR := $(shell scripts/build-kernel --flavour $(FLAVOUR) --print-dir 2>/dev/null)
@@ -98,8 +103,14 @@ vm:
 	fi
 	@$(VM_RUN) -- bash -c "$$CMD"
 
-demo: modules
-	@$(VM_RUN) -- bash -c '. selftests/lib.sh && vqos_load vqos && vdpa mgmtdev show'
+# icount: one vCPU on virtual time, so that TCG's noise does not drown the
+# latencies the demo is about (see scripts/demo-vm).
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory kernel
+	@$(MAKE) --no-print-directory modules
+	@$(MAKE) --no-print-directory bpf
+	@$(VM_RUN) --icount --timeout $(DEMO_TIMEOUT) -- scripts/demo-vm
 
 clean:
 	@if [ -f "$(KDIR)/Makefile" ] && [ -z "$(missing_kbuild)" ]; then \

@@ -1,0 +1,205 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# bench/lib.sh - helpers shared by the demo (scripts/demo-vm), the
+# benchmark (scripts/bench-vm) and selftests/test_demo.sh: null_blk disks of
+# known capacity, vqos devices on slices of them, the victim and aggressor
+# fio jobs of the isolation method (../shared/ANCHORS.md, "Measuring
+# isolation"), cgroup io.max, and fio JSON parsing. Source after
+# selftests/lib.sh and selftests/vqos_dev.sh; runs in the test VM as root.
+#
+#   null_blk:  bl_nullb_add NAME ATTR=VALUE...   configfs disk /dev/NAME
+#              bl_nullb_del NAME
+#              bl_nullb_unload    (rmmod null_blk if bl_nullb_add loaded it)
+#   vqos:      bl_vqos_slice NAME BACKING OFFSET_MIB SIZE_MIB [ATTR=VALUE...]
+#              (create, bind to virtio_vdpa; prints the guest disk)
+#   fio:       bl_fio_victim DISK IOPS SECS OUT [FIO-OPTION...]
+#              bl_fio_aggressor DISK QD SECS OUT [FIO-OPTION...]
+#              bl_fio_lat OUT            "p50 p99 p99.9 samples" of lat, ms
+#              bl_fio_iops OUT           read IOPS, whole number
+#   cgroup:    bl_cg_iomax NAME DISK LIMITS   (io.max "MAJ:MIN LIMITS")
+#              bl_cg_del NAME
+#   phases:    bl_phase OUT_PREFIX VDISK VIOPS SECS [ADISK QD [CGROUP]]
+#   misc:      bl_num X  (X is a number), bl_log MSG
+
+BL_NULLB=/sys/kernel/config/nullb
+BL_CG=/sys/fs/cgroup
+
+bl_log() {
+	printf '%s\n' "$*" >&2
+}
+
+# bl_num X: X is a decimal number (integer or fraction).
+bl_num() {
+	[[ "$1" =~ ^[0-9]+(\.[0-9]+)?$ ]]
+}
+
+# --- null_blk -------------------------------------------------------------
+
+# bl_nullb_add NAME ATTR=VALUE...: a null_blk disk /dev/NAME made through
+# configfs, e.g. irqmode=2 completion_nsec=2000000 hw_queue_depth=4
+# size=4096 (MiB). Loads null_blk (with no default disks) if needed.
+bl_nullb_add() {
+	local name=$1 d kv
+	shift
+	if ! grep -q '^null_blk ' /proc/modules; then
+		modprobe null_blk nr_devices=0 || return 1
+		BL_NULLB_LOADED=1
+	fi
+	mountpoint -q /sys/kernel/config ||
+		mount -t configfs configfs /sys/kernel/config || return 1
+	d=$BL_NULLB/$name
+	mkdir "$d" || return 1
+	for kv in "$@"; do
+		echo "${kv#*=}" > "$d/${kv%%=*}" || {
+			bl_log "bl_nullb_add: cannot set ${kv%%=*}=${kv#*=} on $name"
+			return 1
+		}
+	done
+	echo 1 > "$d/power" || return 1
+	for _ in $(seq 100); do
+		[ -b "/dev/$name" ] && return 0
+		sleep 0.1
+	done
+	bl_log "bl_nullb_add: /dev/$name did not appear"
+	return 1
+}
+
+bl_nullb_del() {
+	local d=$BL_NULLB/$1
+	[ -d "$d" ] || return 0
+	echo 0 > "$d/power" 2>/dev/null
+	rmdir "$d"
+}
+
+# Leave null_blk as we found it: other tests load it with their own
+# parameters, which a loaded module would ignore.
+BL_NULLB_LOADED=0
+bl_nullb_unload() {
+	[ "$BL_NULLB_LOADED" = 1 ] || return 0
+	rmmod null_blk && BL_NULLB_LOADED=0
+}
+
+# --- vqos devices -----------------------------------------------------------
+
+# bl_vqos_slice NAME BACKING OFFSET_MIB SIZE_MIB [ATTR=VALUE...]: a vqos
+# device on [OFFSET, OFFSET + SIZE) of BACKING, bound to virtio_vdpa;
+# prints its disk (/dev/vdX).
+bl_vqos_slice() {
+	local name=$1 backing=$2 off=$3 size=$4
+	shift 4
+	vqos_dev_add "$name" backing="$backing" offset=$((off << 20)) \
+		size=$((size << 20)) "$@" || return 1
+	vqos_dev_bind "$name" || return 1
+	vqos_dev_disk "$name"
+}
+
+# --- fio --------------------------------------------------------------------
+
+# Latency is fio's total latency (lat: submission + completion), not clat:
+# io_submit() itself can take as long as the I/O here (the emulated CPU is
+# slow, and the submitting task may be scheduled out inside it while the
+# device's worker runs), and clat, which starts when io_submit() returns,
+# then reads 22 us for a request that took 2 ms.
+BL_FIO_COMMON=(--ioengine=libaio --direct=1 --rw=randread --bs=4k
+	--randrepeat=0 --norandommap --time_based --ramp_time=1
+	--lat_percentiles=1 --percentile_list=50:90:99:99.9
+	--output-format=json)
+
+# bl_fio_victim DISK IOPS SECS OUT [FIO-OPTION...]: open-loop victim:
+# Poisson arrivals at IOPS, so that a slow request does not delay the next
+# one's start and the tail shows; depth 4 leaves room for a few in flight.
+# One second of ramp (not measured), then SECS seconds measured.
+bl_fio_victim() {
+	local disk=$1 iops=$2 secs=$3 out=$4
+	shift 4
+	fio --name=victim --filename="$disk" "${BL_FIO_COMMON[@]}" \
+		--iodepth=4 --rate_iops="$iops" --rate_process=poisson \
+		--runtime="$secs" --output="$out" "$@" >/dev/null
+}
+
+# bl_fio_aggressor DISK QD SECS OUT [FIO-OPTION...]: closed loop at depth
+# QD, as fast as the device lets it. Measured over SECS + 1 seconds after
+# a second of ramp: started just before the victim, it covers the
+# victim's whole measured window.
+bl_fio_aggressor() {
+	local disk=$1 qd=$2 secs=$3 out=$4
+	shift 4
+	fio --name=aggressor --filename="$disk" "${BL_FIO_COMMON[@]}" \
+		--iodepth="$qd" --runtime=$((secs + 1)) --output="$out" "$@" \
+		>/dev/null
+}
+
+# bl_fio_lat OUT: total latency "p50 p99 p99.9 samples", in ms.
+bl_fio_lat() {
+	jq -r '.jobs[0].read | ([.lat_ns.percentile["50.000000"],
+		.lat_ns.percentile["99.000000"], .lat_ns.percentile["99.900000"]]
+		| map(. / 1e6 * 1000 | round / 1000)) + [.total_ios // 0]
+		| map(tostring) | join(" ")' "$1" 2>/dev/null
+}
+
+# bl_fio_iops OUT: read IOPS of the (first) job, rounded.
+bl_fio_iops() {
+	jq -r '.jobs[0].read.iops | round' "$1" 2>/dev/null
+}
+
+# --- cgroup v2 io.max ----------------------------------------------------------
+
+# bl_cg_iomax NAME DISK LIMITS: a cgroup NAME whose bios to DISK are
+# limited by io.max (blk-throttle), e.g. LIMITS="riops=1000".
+bl_cg_iomax() {
+	local cg=$BL_CG/$1 disk=$2 limits=$3 mm
+	mountpoint -q $BL_CG || mount -t cgroup2 cgroup2 $BL_CG || return 1
+	grep -qw io $BL_CG/cgroup.controllers || {
+		bl_log "bl_cg_iomax: the io controller is not available (CONFIG_BLK_CGROUP?)"
+		return 1
+	}
+	grep -qw io $BL_CG/cgroup.subtree_control ||
+		echo +io > $BL_CG/cgroup.subtree_control || return 1
+	mm=$(cat "/sys/class/block/${disk#/dev/}/dev") || return 1
+	mkdir -p "$cg" || return 1
+	echo "$mm $limits" > "$cg/io.max" || {
+		bl_log "bl_cg_iomax: io.max refused '$mm $limits' (CONFIG_BLK_DEV_THROTTLING?)"
+		return 1
+	}
+}
+
+# bl_cg_run NAME CMD...: run CMD inside cgroup NAME.
+bl_cg_run() {
+	local cg=$BL_CG/$1
+	shift
+	# shellcheck disable=SC2016
+	bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "$@"
+}
+
+bl_cg_del() {
+	[ -d "$BL_CG/$1" ] && rmdir "$BL_CG/$1"
+	return 0
+}
+
+# --- one isolation phase ----------------------------------------------------------
+
+# bl_phase PREFIX VDISK VIOPS SECS [ADISK QD [CGROUP]]: the victim alone on
+# VDISK, or with an aggressor on ADISK at depth QD (inside CGROUP if
+# given). Writes PREFIX.victim.json and PREFIX.aggressor.json.
+bl_phase() {
+	local pfx=$1 vdisk=$2 viops=$3 secs=$4 adisk=${5:-} qd=${6:-} cg=${7:-}
+	local apid rc=0
+	rm -f "$pfx.victim.json" "$pfx.aggressor.json"
+	if [ -n "$adisk" ]; then
+		if [ -n "$cg" ]; then
+			bl_cg_run "$cg" fio --name=aggressor --filename="$adisk" \
+				"${BL_FIO_COMMON[@]}" --iodepth="$qd" \
+				--runtime=$((secs + 1)) --output="$pfx.aggressor.json" \
+				>/dev/null &
+		else
+			bl_fio_aggressor "$adisk" "$qd" "$secs" "$pfx.aggressor.json" &
+		fi
+		apid=$!
+	fi
+	bl_fio_victim "$vdisk" "$viops" "$secs" "$pfx.victim.json" || rc=1
+	if [ -n "$adisk" ]; then
+		wait "$apid" || rc=1
+	fi
+	return $rc
+}
