@@ -30,7 +30,7 @@
 
 SHELL := /bin/bash
 FLAVOUR ?= debug
-CHECK_TIMEOUT ?= 4500
+CHECK_TIMEOUT ?= 5000
 DEMO_TIMEOUT ?= 1200
 
 ifeq ($(origin KDIR),undefined)
@@ -121,7 +121,9 @@ clean:
 	find kmod guest-driver -type f \( -name '*.o' -o -name '*.ko' -o -name '*.mod' \
 		-o -name '*.mod.c' -o -name '.*.cmd' -o -name '*.order' -o -name '.*.d' \) -delete
 	rm -f Module.symvers modules.order
-	rm -rf .vm/run.* .vm/check.log
+	@# Not .vm/run.*: a running VM reads its snapshot of the checkout there
+	@# (scripts/vm-run removes its own run directories, and stale ones).
+	rm -f .vm/check.log
 
 # --- install ----------------------------------------------------------------
 # make install: the modules, built beforehand by `make` (as any user), go to
