@@ -597,8 +597,14 @@ static bool vqos_vq_dispatch(struct vqos_vq *vq,
 
 		vringh_kiov_init(&req->riov, req->rkv, ARRAY_SIZE(req->rkv));
 		vringh_kiov_init(&req->wiov, req->wkv, ARRAY_SIZE(req->wkv));
+		/*
+		 * vringh grows the iovec arrays with the chain, whose length
+		 * the guest picks (an indirect table may cycle through 65536
+		 * entries up to 2^28 times): past 4 MiB the allocation fails,
+		 * and must do so quietly, the ring is reported broken.
+		 */
 		ret = vringh_getdesc_iotlb(&vq->vring, &req->riov, &req->wiov,
-					   &req->head, GFP_NOIO);
+					   &req->head, GFP_NOIO | __GFP_NOWARN);
 		if (ret == 0) {
 			vringh_kiov_cleanup(&req->riov);
 			vringh_kiov_cleanup(&req->wiov);
