@@ -11,6 +11,8 @@
 #                        (selftests/test_lint.sh, on the host), then one VM
 #                        boot running selftests/run-all
 #   make vm CMD='...'    run CMD as root in the test VM
+#   make stress          the hostile-guest test with a long fuzz run
+#                        (STRESS_FUZZ_SECONDS, default 900) in one VM boot
 #   make demo            deps, kernel, modules, bpf tools, then one VM boot
 #                        (1 vCPU, QEMU icount) running scripts/demo-vm: a
 #                        victim and a noisy aggressor on one disk, without
@@ -78,6 +80,19 @@ deps:
 selftests-modules: kdir-check
 	$(MAKE) -C selftests/modules KDIR=$(KDIR)
 
+# Userspace programs the selftests run in the VM (built on the host, which
+# shares its root filesystem with the VM): the hostile guest.
+.PHONY: selftests-progs stress
+selftests-progs:
+	$(MAKE) -C selftests/hostile
+
+STRESS_FUZZ_SECONDS ?= 900
+stress: modules selftests-progs
+	@$(VM_RUN) --timeout $$(($(STRESS_FUZZ_SECONDS) + 1800)) -- env \
+		VQOS_FUZZ_SECONDS=$(STRESS_FUZZ_SECONDS) \
+		VQOS_TEST_TIMEOUT=$$(($(STRESS_FUZZ_SECONDS) + 1200)) \
+		selftests/run-all test_hostile
+
 bpf:
 	@if [ -f bpf/Makefile ]; then \
 		$(MAKE) -C bpf KDIR=$(KDIR); \
@@ -91,6 +106,7 @@ check:
 	@$(MAKE) --no-print-directory kernel
 	@$(MAKE) --no-print-directory modules
 	@$(MAKE) --no-print-directory selftests-modules
+	@$(MAKE) --no-print-directory selftests-progs
 	@$(MAKE) --no-print-directory bpf
 	@# Lint needs no VM and costs ten times more in one: it runs here, and
 	@# vm-check counts its cases into the summary line.
@@ -117,6 +133,7 @@ clean:
 		$(MAKE) -C $(KDIR) M=$(CURDIR) clean; \
 	fi
 	$(MAKE) -C selftests/modules clean
+	$(MAKE) -C selftests/hostile clean
 	@if [ -f bpf/Makefile ]; then $(MAKE) -C bpf clean; fi
 	find kmod guest-driver -type f \( -name '*.o' -o -name '*.ko' -o -name '*.mod' \
 		-o -name '*.mod.c' -o -name '.*.cmd' -o -name '*.order' -o -name '.*.d' \) -delete
