@@ -240,6 +240,7 @@ struct vqos_stats {
  * @qos: this device's limiter
  * @qos_timer: resumes the worker when a held request fits
  * @held: a request that did not fit, started before anything else
+ * @held_due: CLOCK_MONOTONIC ns at which @held fits (the timer's expiry)
  * @group: the group whose budget the device shares, or NULL; written
  *	under vqos_groups_mutex and @qos.lock, read under either
  * @group_node: entry in the group's member list
@@ -275,6 +276,7 @@ struct vqos_dev {
 	struct vqos_qos qos;
 	struct hrtimer qos_timer;
 	struct vqos_req *held;
+	u64 held_due;
 	struct vqos_group *group;
 	struct list_head group_node;
 };

@@ -555,9 +555,10 @@ static bool vqos_req_start(struct vqos_req *req,
 	case VQOS_OP_READ:
 	case VQOS_OP_WRITE:
 		deadline = vqos_qos_admit(dev, req->plan.op == VQOS_OP_WRITE,
-					  req->plan.len);
+					  req->plan.len, 0);
 		if (deadline) {
 			dev->held = req;
+			dev->held_due = deadline;
 			trace_vqos_req_throttle(dev->id, vq->idx, req->head,
 						deadline - req->start_ns);
 			vqos_qos_arm(dev, deadline);
@@ -653,9 +654,10 @@ void vqos_work_fn(struct kthread_work *work)
 		struct vqos_req *req = dev->held;
 		u64 deadline = vqos_qos_admit(dev,
 					      req->plan.op == VQOS_OP_WRITE,
-					      req->plan.len);
+					      req->plan.len, dev->held_due);
 
 		if (deadline) {
+			dev->held_due = deadline;
 			vqos_qos_arm(dev, deadline);
 			return;
 		}

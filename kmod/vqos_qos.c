@@ -36,14 +36,23 @@ void vqos_qos_init(struct vqos_qos *q)
  * @dev: the device
  * @write: the request writes
  * @bytes: its data length
+ * @due: for a held request, the time it was due to fit (0 otherwise)
  *
  * Called by the device's worker for every read and write. With no limit
  * set and no group it costs three loads.
  *
+ * A held request is admitted as of @due, not as of the moment the worker
+ * ran after the timer: a bucket that is one request deep would otherwise
+ * lose every wake-up latency to its depth cap, and the long-run rate would
+ * fall short by latency/interval (10 % at 100 IOPS with 1 ms wake-ups). As
+ * of @due the bucket held exactly enough, as with a perfect timer, so the
+ * next request is due one interval after @due, and nothing more is given
+ * than a perfect timer would have.
+ *
  * Return: 0 if admitted (tokens taken from the device and its group), or
  * the CLOCK_MONOTONIC time in ns at which it will be.
  */
-u64 vqos_qos_admit(struct vqos_dev *dev, bool write, u64 bytes)
+u64 vqos_qos_admit(struct vqos_dev *dev, bool write, u64 bytes, u64 due)
 {
 	struct vqos_qos *q = &dev->qos;
 	enum vqos_lim_class cls;
@@ -55,6 +64,8 @@ u64 vqos_qos_admit(struct vqos_dev *dev, bool write, u64 bytes)
 		return 0;
 
 	now = ktime_get_ns();
+	if (due && due < now)
+		now = due;
 	spin_lock(&q->lock);
 	grp = dev->group;
 	if (grp) {
