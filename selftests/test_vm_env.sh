@@ -33,6 +33,8 @@ if vdpa mgmtdev show 2>&1 | grep -Eq '^([^ /]+/)?vdpasim_blk:'; then
 else
 	tap_fail "vdpa lists the vdpasim_blk mgmtdev" "$(vdpa mgmtdev show 2>&1)"
 fi
+# The default stack: a new device binds to virtio_vdpa by itself.
+echo 1 > /sys/bus/vdpa/drivers_autoprobe
 before=$(ls /sys/block)
 tap_check "vdpa dev add on vdpasim_blk" vdpa dev add mgmtdev vdpasim_blk name vqos-env0
 new=
