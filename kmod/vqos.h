@@ -221,6 +221,9 @@ struct vqos_stats {
  * @rr: queue the next worker turn starts with (round robin)
  * @running: DRIVER_OK set and no fatal error; the worker takes requests
  * @needs_reset: the guest broke a ring; set by the worker, cleared by reset
+ * @paused: an IOTLB unmap or a queue change is in progress: the worker
+ *	takes no new request and keeps a held one, but still completes
+ *	requests to the used ring (unlike !@running, which drops them)
  * @quiesced: waiters for in-flight requests to drain
  * @inflight: requests of all queues not yet completed
  * @vqs: the virtqueues
@@ -257,6 +260,7 @@ struct vqos_dev {
 	unsigned int rr;
 	bool running;
 	bool needs_reset;
+	bool paused;
 	wait_queue_head_t quiesced;
 	atomic_t inflight;
 	struct vqos_vq vqs[VQOS_MAX_QUEUES];
@@ -304,6 +308,9 @@ int vqos_vq_enable(struct vqos_vq *vq);
 void vqos_vq_disable(struct vqos_vq *vq);
 void vqos_kick(struct vqos_dev *dev);
 void vqos_drain(struct vqos_dev *dev);
+void vqos_pause(struct vqos_dev *dev);
+void vqos_unpause(struct vqos_dev *dev);
+void vqos_drop_held(struct vqos_dev *dev, struct vqos_vq *vq);
 u64 vqos_device_features(const struct vqos_dev *dev);
 void vqos_fill_config(struct vqos_dev *dev, struct vqos_config *config);
 

@@ -209,7 +209,9 @@ static void vqos_req_put(struct vqos_req *req)
 	req->free_next = vq->free;
 	vq->free = req;
 	atomic_dec(&vq->inflight);
-	if (atomic_dec_and_test(&dev->inflight))
+	/* vqos_pause() waits for 1 (the held request), vqos_drain() for 0. */
+	if (atomic_dec_return(&dev->inflight) <= 1 &&
+	    wq_has_sleeper(&dev->quiesced))
 		wake_up_all(&dev->quiesced);
 }
 
@@ -628,6 +630,50 @@ static bool vqos_vq_dispatch(struct vqos_vq *vq,
 }
 
 /**
+ * vqos_pause() - stop taking requests, lose none
+ * @dev: the device, lock held, running
+ *
+ * For an IOTLB unmap or a queue change on a running device: waits until
+ * every request in the backend has completed to the used ring (the guest
+ * sees it, as from a real device that pauses), while a request held by the
+ * rate limiter stays held. vqos_unpause() resumes.
+ */
+void vqos_pause(struct vqos_dev *dev)
+{
+	WRITE_ONCE(dev->paused, true);
+	/* After this turn, the worker only completes: @held is stable. */
+	kthread_flush_work(&dev->work);
+	vqos_kick(dev);
+	wait_event(dev->quiesced,
+		   atomic_read(&dev->inflight) <= (READ_ONCE(dev->held) ? 1 : 0));
+	kthread_flush_work(&dev->work);
+}
+
+/**
+ * vqos_unpause() - resume after vqos_pause()
+ * @dev: the device, lock held
+ */
+void vqos_unpause(struct vqos_dev *dev)
+{
+	WRITE_ONCE(dev->paused, false);
+	vqos_kick(dev);
+}
+
+/**
+ * vqos_drop_held() - forget the held request of a queue being disabled
+ * @dev: the device, lock held, paused or stopped
+ * @vq: the queue
+ */
+void vqos_drop_held(struct vqos_dev *dev, struct vqos_vq *vq)
+{
+	if (!dev->held || dev->held->vq != vq)
+		return;
+	vqos_qos_abandon(dev);
+	vqos_req_put(dev->held);
+	dev->held = NULL;
+}
+
+/**
  * vqos_work_fn() - one turn of a device's worker
  * @work: &vqos_dev.work
  */
@@ -649,6 +695,8 @@ void vqos_work_fn(struct kthread_work *work)
 		}
 		return;
 	}
+	if (READ_ONCE(dev->paused))
+		return;		/* vqos_unpause() kicks */
 
 	if (dev->held) {
 		struct vqos_req *req = dev->held;

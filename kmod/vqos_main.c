@@ -136,17 +136,16 @@ static void vqos_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
 		goto out;
 	was_running = dev->running;
 	if (was_running)
-		vqos_quiesce(dev);
+		vqos_pause(dev);
 	if (ready) {
 		if (idx >= dev->nvqs || vqos_vq_enable(vq))
 			dev_warn(&vdpa->dev, "cannot enable queue %u\n", idx);
 	} else {
+		vqos_drop_held(dev, vq);
 		vqos_vq_disable(vq);
 	}
-	if (was_running) {
-		WRITE_ONCE(dev->running, true);
-		vqos_kick(dev);
-	}
+	if (was_running)
+		vqos_unpause(dev);
 out:
 	mutex_unlock(&dev->lock);
 }
@@ -386,20 +385,20 @@ static int vqos_dma_unmap(struct vdpa_device *vdpa, unsigned int asid,
 		return -EINVAL;
 	/*
 	 * In-flight I/O may target the pages being unmapped, which the VMM
-	 * is about to unpin: let it finish first.
+	 * is about to unpin: let it finish first (and reach the used ring:
+	 * a VMM remaps memory while the guest runs). A request held by the
+	 * rate limiter has touched no data yet; it stays held.
 	 */
 	mutex_lock(&dev->lock);
 	was_running = dev->running;
 	if (was_running)
-		vqos_quiesce(dev);
+		vqos_pause(dev);
 	spin_lock(&dev->iommu_lock);
 	vqos_leave_passthrough(dev);
 	vhost_iotlb_del_range(&dev->iotlb, iova, iova + size - 1);
 	spin_unlock(&dev->iommu_lock);
-	if (was_running) {
-		WRITE_ONCE(dev->running, true);
-		vqos_kick(dev);
-	}
+	if (was_running)
+		vqos_unpause(dev);
 	mutex_unlock(&dev->lock);
 	return 0;
 }
