@@ -79,6 +79,9 @@ struct vqos_vq;
  * @bvec: guest pages of the data, or the bounce pages
  * @nr_bvec: entries used in @bvec
  * @bounce: @bvec holds our own pages, to copy to the guest on completion
+ * @pinned: we hold a reference on the guest pages in @bvec and
+ *	@status_bv (vhost-vdpa: see vqos_iotlb_bvec())
+ * @status_bv: the status byte's page while the request is in the backend
  * @dwz: discard/write-zeroes segment, CPU order
  * @slow_work: runs flush, discard and write-zeroes off the worker
  * @ret: backend result, bytes or -errno
@@ -97,12 +100,14 @@ struct vqos_req {
 	u16 head;
 	u8 status;
 	bool bounce;
+	bool pinned;
 	u32 used_len;
 	u64 status_iova;
 	struct vqos_req_plan plan;
 	struct kiocb iocb;
 	struct bio_vec *bvec;
 	unsigned int nr_bvec;
+	struct bio_vec status_bv;
 	struct {
 		u64 sector;
 		u32 nr_sectors;
@@ -316,7 +321,9 @@ void vqos_fill_config(struct vqos_dev *dev, struct vqos_config *config);
 
 /* vqos_iotlb.c: guest address translation */
 int vqos_iotlb_bvec(struct vqos_dev *dev, u64 iova, u64 len, u32 perm,
-		    struct bio_vec *bv, unsigned int max);
+		    struct bio_vec *bv, unsigned int max, bool *pinned);
+bool vqos_bvec_get(struct bio_vec *bv);
+void vqos_bvecs_put(struct bio_vec *bv, unsigned int n);
 int vqos_iotlb_copy_to(struct vqos_dev *dev, u64 iova, const void *src,
 		       size_t len);
 void vqos_iotlb_set_passthrough(struct vqos_dev *dev);

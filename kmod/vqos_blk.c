@@ -190,6 +190,14 @@ static void vqos_req_free_pages(struct vqos_req *req)
 {
 	unsigned int i;
 
+	if (req->status_bv.bv_page) {
+		vqos_bvecs_put(&req->status_bv, 1);
+		req->status_bv.bv_page = NULL;
+	}
+	if (req->pinned) {
+		vqos_bvecs_put(req->bvec, req->nr_bvec);
+		req->pinned = false;
+	}
 	if (!req->bounce)
 		return;
 	for (i = 0; i < req->nr_bvec; i++)
@@ -264,10 +272,16 @@ static void vqos_req_complete(struct vqos_vq *vq, struct vqos_req *req)
 		}
 	}
 
-	if (vqos_iotlb_copy_to(dev, req->status_iova, &req->status, 1))
-		dev->stats.bad[VQOS_BAD_ACCESS]++;
-	else
+	if (req->status_bv.bv_page) {
+		memcpy_to_page(req->status_bv.bv_page,
+			       req->status_bv.bv_offset, &req->status, 1);
 		req->used_len++;
+	} else if (vqos_iotlb_copy_to(dev, req->status_iova, &req->status,
+				      1)) {
+		dev->stats.bad[VQOS_BAD_ACCESS]++;
+	} else {
+		req->used_len++;
+	}
 	vqos_account(dev, req);
 	if (vringh_complete_iotlb(&vq->vring, req->head, req->used_len) < 0)
 		vqos_ring_broken(dev);
@@ -368,6 +382,8 @@ static int vqos_req_map(struct vqos_req *req, struct vringh_kiov *iov,
 	struct vqos_dev *dev = req->vq->dev;
 	unsigned int i, n = 0;
 	size_t skip = iov->consumed;
+	bool pinned = false, seg_pinned;
+	int ret = 0;
 
 	for (i = iov->i; i < iov->used && len; i++) {
 		u64 base = (u64)(uintptr_t)iov->iov[i].iov_base + skip;
@@ -378,20 +394,38 @@ static int vqos_req_map(struct vqos_req *req, struct vringh_kiov *iov,
 		if (!seg)
 			continue;
 		got = vqos_iotlb_bvec(dev, base, seg, perm, req->bvec + n,
-				      VQOS_REQ_BVECS - n);
-		if (got < 0)
-			return got;
+				      VQOS_REQ_BVECS - n, &seg_pinned);
+		if (got < 0) {
+			ret = got;
+			goto put;
+		}
+		/* The driver changed under us (bind/unbind): no mixed chain. */
+		if (n && seg_pinned != pinned) {
+			if (seg_pinned)
+				vqos_bvecs_put(req->bvec + n, got);
+			ret = -EFAULT;
+			goto put;
+		}
+		pinned = seg_pinned;
 		n += got;
 		len -= seg;
 	}
-	req->nr_bvec = n;
 	if (dev->direct) {
 		for (i = 0; i < n; i++)
 			if ((req->bvec[i].bv_offset | req->bvec[i].bv_len) &
-			    dev->dio_align)
-				return -ENOBUFS;
+			    dev->dio_align) {
+				ret = -ENOBUFS;
+				goto put;
+			}
 	}
+	req->nr_bvec = n;
+	req->pinned = pinned;
 	return 0;
+
+put:
+	if (pinned)
+		vqos_bvecs_put(req->bvec, n);
+	return ret;
 }
 
 /* Our own pages for a chain that cannot be served in place. */
@@ -452,6 +486,7 @@ static void vqos_req_limits(struct vqos_dev *dev, struct vqos_req_limits *lim)
 static void vqos_req_issue(struct vqos_req *req)
 {
 	struct vqos_vq *vq = req->vq;
+	bool pinned;
 	int ret;
 
 	req->dispatch_ns = ktime_get_ns();
@@ -466,6 +501,14 @@ static void vqos_req_issue(struct vqos_req *req)
 		vqos_req_complete(vq, req);
 		return;
 	}
+	/*
+	 * Hold the status byte's page too. One the guest did not map
+	 * writable is left to vqos_req_complete(), which does not write it.
+	 */
+	if (!ret && req->pinned &&
+	    (vqos_iotlb_bvec(vq->dev, req->status_iova, 1, VHOST_MAP_WO,
+			     &req->status_bv, 1, &pinned) < 0 || !pinned))
+		req->status_bv.bv_page = NULL;
 	if (ret) {
 		vqos_req_fail(req, VQOS_BAD_ACCESS);
 		return;

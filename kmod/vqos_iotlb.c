@@ -22,18 +22,24 @@
  * @bv: bvecs to fill
  * @max: room in @bv
  *
+ * @pinned: if not NULL, take a reference on every page of a vhost-vdpa
+ *	mapping and say so here; drop them with vqos_bvecs_put()
+ *
  * The bvecs point at the guest's own pages, for I/O straight into them.
- * The caller must keep the mapping alive until the I/O is done (unmap
- * waits for in-flight requests).
+ * Unmap waits for in-flight requests, but vhost-vdpa unpins the pages
+ * before it tells us to unmap them: a VMM that unmaps memory under I/O
+ * would have it land in freed pages. The references taken here keep them
+ * until the I/O is done. (A page unpinned while this very call translates
+ * it is not covered: get_page_unless_zero() only refuses a freed one.)
  *
  * Return: number of bvecs filled, -ENOBUFS if @max is too small, -EFAULT
  * if part of the buffer is not mapped, -EPERM if the mapping forbids it.
  */
 int vqos_iotlb_bvec(struct vqos_dev *dev, u64 iova, u64 len, u32 perm,
-		    struct bio_vec *bv, unsigned int max)
+		    struct bio_vec *bv, unsigned int max, bool *pinned)
 {
 	struct vhost_iotlb_map *map;
-	unsigned int n = 0;
+	unsigned int n = 0, got;
 	int ret = 0;
 
 	if (iova + len - 1 < iova)
@@ -75,8 +81,58 @@ next:
 		iova += chunk;
 		len -= chunk;
 	}
+	if (!ret && pinned) {
+		*pinned = !dev->passthrough;
+		for (got = 0; *pinned && got < n; got++) {
+			if (!vqos_bvec_get(&bv[got])) {
+				vqos_bvecs_put(bv, got);
+				ret = -EFAULT;
+				break;
+			}
+		}
+	}
 	spin_unlock(&dev->iommu_lock);
 	return ret ? ret : n;
+}
+
+/* Pages bv spans: a merged bvec may cover several. */
+static unsigned int vqos_bvec_pages(const struct bio_vec *bv)
+{
+	return DIV_ROUND_UP(bv->bv_offset + bv->bv_len, PAGE_SIZE);
+}
+
+/**
+ * vqos_bvec_get() - take a reference on every page of a bvec
+ * @bv: the bvec
+ *
+ * Return: false, holding nothing, if one of them is already free.
+ */
+bool vqos_bvec_get(struct bio_vec *bv)
+{
+	unsigned int i, nr = vqos_bvec_pages(bv);
+
+	for (i = 0; i < nr; i++) {
+		if (!get_page_unless_zero(nth_page(bv->bv_page, i))) {
+			while (i--)
+				put_page(nth_page(bv->bv_page, i));
+			return false;
+		}
+	}
+	return true;
+}
+
+/**
+ * vqos_bvecs_put() - drop what vqos_bvec_get() took
+ * @bv: the bvecs
+ * @n: how many
+ */
+void vqos_bvecs_put(struct bio_vec *bv, unsigned int n)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < vqos_bvec_pages(&bv[i]); j++)
+			put_page(nth_page(bv[i].bv_page, j));
 }
 
 /**
@@ -98,7 +154,8 @@ int vqos_iotlb_copy_to(struct vqos_dev *dev, u64 iova, const void *src,
 
 	if (!len)
 		return 0;
-	n = vqos_iotlb_bvec(dev, iova, len, VHOST_MAP_WO, bv, ARRAY_SIZE(bv));
+	n = vqos_iotlb_bvec(dev, iova, len, VHOST_MAP_WO, bv, ARRAY_SIZE(bv),
+			    NULL);
 	if (n < 0)
 		return n;
 	for (i = 0; i < n; i++) {

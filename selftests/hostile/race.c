@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vqos-hostile race mode (opt-in, not part of make check: on a kernel with
- * the bug it corrupts memory): a VMM that frees guest memory the device is
- * still writing into.
+ * vqos-hostile race mode (selftests/test_hostile_race.sh runs it in make
+ * check; selftests/hostile/race.sh for longer runs): a VMM that frees
+ * guest memory the device is still writing into.
  *
  * vhost-vdpa unpins the pages of a mapping before it calls the parent's
  * dma_unmap, and vqos waits for its requests in flight only in dma_unmap.
  * A VMM that munmap()s a region while the pages are pinned, then
- * invalidates the IOTLB entry, has the pages freed at the unpin while the
- * device may still be copying read data into them. Each round maps 1 MiB,
+ * invalidates the IOTLB entry, has the pages freed at the unpin, unless
+ * the device holds references of its own for the I/O it still copies read
+ * data into (vqos does, see vqos_iotlb_bvec()). Each round maps 1 MiB,
  * queues 64 reads of 16 KiB into it, kicks, munmaps it and invalidates it;
  * KASAN (or any splat) in the kernel log fails the run.
  */

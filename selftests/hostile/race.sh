@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # selftests/hostile/race.sh [SECONDS]: the harness's race mode (see race.c)
-# on a fresh device, then a scan of the kernel log. Not run by make check:
-# on a kernel with the bug it writes into freed pages. In the test VM:
+# on a fresh device, then a scan of the kernel log: the long form of
+# selftests/test_hostile_race.sh, which make check runs. In the test VM:
 #   scripts/vm-run -- selftests/hostile/race.sh 60
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../vqos_dev.sh"
