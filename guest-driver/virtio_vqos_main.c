@@ -980,3 +980,4 @@ module_exit(virtio_vqos_exit);
 MODULE_DESCRIPTION("virtio_vqos: block driver for vqos devices, with QoS telemetry");
 MODULE_LICENSE("GPL");
 MODULE_AUTHOR("The vqos developers");
+MODULE_VERSION(VQOS_VERSION);

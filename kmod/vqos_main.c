@@ -18,7 +18,6 @@
 #include <uapi/linux/virtio_ids.h>
 #include "vqos.h"
 
-#define VQOS_VERSION		"0.1.0"
 /* vhost-vdpa IOTLB entries per device: bounds what a VMM can pin here. */
 #define VQOS_IOTLB_LIMIT	65536
 

@@ -13,7 +13,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vqos_dev.sh"
 
-tap_plan 39
+tap_plan 40
 
 if ! ko=$(vqos_ko vqos); then
 	tap_skip_rest "kmod/vqos.ko is not built (make)"
@@ -33,6 +33,9 @@ tap_check "modinfo: device table matches virtio device 0xfff1" \
 	eval "modinfo -F alias '$gko' | grep -qx 'virtio:d0000FFF1v\*'"
 tap_check "modinfo: every parameter has a description" \
 	eval "modinfo -F parm '$gko' | awk -F: 'NF < 2 || \$2 == \"\" { bad = 1 } END { exit bad || NR < 3 }'"
+tap_check "modinfo: version, the same as vqos.ko's" \
+	eval 'v=$(modinfo -F version "$gko") && [ -n "$v" ] &&
+	      [ "$v" = "$(modinfo -F version "$ko")" ]'
 
 # Short request timeout, so that the slow-device case below runs quickly.
 if ! out=$( (vqos_insmod "$ko" && vqos_insmod "$gko" io_timeout=3) 2>&1); then

@@ -21,6 +21,12 @@
  */
 #define VIRTIO_ID_VQOS			0xfff1
 
+/*
+ * Release of the host module, the guest driver and the tools, which ship
+ * together (MODULE_VERSION of both modules; dkms.conf's PACKAGE_VERSION).
+ */
+#define VQOS_VERSION			"0.1.0"
+
 /* Name of the vDPA management device registered by the host module. */
 #define VQOS_MGMTDEV_NAME		"vqos"
 
