@@ -17,6 +17,10 @@
 #                        (1 vCPU, QEMU icount) running scripts/demo-vm: a
 #                        victim and a noisy aggressor on one disk, without
 #                        and with vqos QoS; a few minutes
+#   make bench           the same builds, then one VM boot (1 vCPU, icount)
+#                        running scripts/bench-vm: datapath, isolation,
+#                        limiter precision and costs, interleaved rounds;
+#                        results in bench/results/ (config: bench/config.sh)
 #   make install         install the built modules (extra/, depmod),
 #                        bpf/vqos-lat and the uapi header: DESTDIR= or
 #                        INSTALL_MOD_PATH= stage them, PREFIX= (default
@@ -49,7 +53,7 @@ missing_kbuild = $(strip $(foreach d,$(MODULE_DIRS),\
 VM_RUN := $(if $(KDIR_IS_TEST_KERNEL),,VQOS_KDIR=$(KDIR)) scripts/vm-run --flavour $(FLAVOUR)
 VM_CHECK := $(if $(KDIR_IS_TEST_KERNEL),,VQOS_KDIR=$(KDIR)) scripts/vm-check --flavour $(FLAVOUR)
 
-.PHONY: all modules kernel deps check vm demo clean selftests-modules bpf kdir-check
+.PHONY: all modules kernel deps check vm demo bench clean selftests-modules bpf kdir-check
 
 all: modules
 
@@ -126,7 +130,15 @@ demo:
 	@$(MAKE) --no-print-directory kernel
 	@$(MAKE) --no-print-directory modules
 	@$(MAKE) --no-print-directory bpf
-	@$(VM_RUN) --icount --timeout $(DEMO_TIMEOUT) -- scripts/demo-vm
+	@$(VM_RUN) --icount --timeout $(DEMO_TIMEOUT) -- scripts/demo-vm --no-cleanup
+
+# BENCH_ARGS: VAR=VALUE overrides of bench/config.sh, e.g. 'ROUNDS=5'.
+bench:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory kernel
+	@$(MAKE) --no-print-directory modules
+	@$(MAKE) --no-print-directory bpf
+	@$(if $(KDIR_IS_TEST_KERNEL),,VQOS_KDIR=$(KDIR)) scripts/bench --flavour $(FLAVOUR) $(BENCH_ARGS)
 
 clean:
 	@if [ -f "$(KDIR)/Makefile" ] && [ -z "$(missing_kbuild)" ]; then \

@@ -13,13 +13,12 @@
 #              bl_nullb_unload    (rmmod null_blk if bl_nullb_add loaded it)
 #   vqos:      bl_vqos_slice NAME BACKING OFFSET_MIB SIZE_MIB [ATTR=VALUE...]
 #              (create, bind to virtio_vdpa; prints the guest disk)
-#   fio:       bl_fio_victim DISK IOPS SECS OUT [FIO-OPTION...]
-#              bl_fio_aggressor DISK QD SECS OUT [FIO-OPTION...]
-#              bl_fio_lat OUT            "p50 p99 p99.9 samples" of lat, ms
-#              bl_fio_iops OUT           read IOPS, whole number
+#   fio:       bl_jobs_reset, bl_job_victim, bl_job_aggressor, bl_job,
+#              bl_fio OUT (see below)
+#              bl_fio_lat OUT [JOB]      "p50 p99 p99.9 samples" of lat, ms
+#              bl_fio_iops OUT [JOB]     read IOPS, whole number
 #   cgroup:    bl_cg_iomax NAME DISK LIMITS   (io.max "MAJ:MIN LIMITS")
-#              bl_cg_del NAME
-#   phases:    bl_phase OUT_PREFIX VDISK VIOPS SECS [ADISK QD [CGROUP]]
+#              bl_cg_run NAME CMD...,  bl_cg_del NAME
 #   misc:      bl_num X  (X is a number), bl_log MSG
 
 BL_NULLB=/sys/kernel/config/nullb
@@ -106,41 +105,84 @@ BL_FIO_COMMON=(--ioengine=libaio --direct=1 --rw=randread --bs=4k
 	--lat_percentiles=1 --percentile_list=50:90:99:99.9
 	--output-format=json)
 
-# bl_fio_victim DISK IOPS SECS OUT [FIO-OPTION...]: open-loop victim:
-# Poisson arrivals at IOPS, so that a slow request does not delay the next
-# one's start and the tail shows; depth 4 leaves room for a few in flight.
-# One second of ramp (not measured), then SECS seconds measured.
-bl_fio_victim() {
-	local disk=$1 iops=$2 secs=$3 out=$4
-	shift 4
-	fio --name=victim --filename="$disk" "${BL_FIO_COMMON[@]}" \
-		--iodepth=4 --rate_iops="$iops" --rate_process=poisson \
-		--runtime="$secs" --output="$out" "$@" >/dev/null
+# Starting fio costs more than half a minute of wall time in the test VM
+# (a large dynamically linked binary on 9p, under KASAN and TCG), so each
+# measurement is one fio process running several jobs: side by side (the
+# victim and its aggressor) or one after the other (--stonewall), with
+# exec_prerun/exec_postrun for the sysfs changes in between.
+#
+#   bl_jobs_reset                      start a new job list (BL_JOBS)
+#   bl_job_victim DISK IOPS SECS [OPT...]
+#   bl_job_aggressor DISK QD SECS [OPT...]
+#   bl_job NAME DISK QD SECS [OPT...]  closed loop, after the previous
+#                                      jobs (stonewall)
+#   bl_fio OUT [GLOBAL-OPT...]         run the list; JSON to OUT; inside
+#                                      cgroup $BL_FIO_CGROUP if set
+BL_JOBS=()
+bl_jobs_reset() {
+	BL_JOBS=()
 }
 
-# bl_fio_aggressor DISK QD SECS OUT [FIO-OPTION...]: closed loop at depth
-# QD, as fast as the device lets it. Measured over SECS + 1 seconds after
-# a second of ramp: started just before the victim, it covers the
-# victim's whole measured window.
-bl_fio_aggressor() {
-	local disk=$1 qd=$2 secs=$3 out=$4
-	shift 4
-	fio --name=aggressor --filename="$disk" "${BL_FIO_COMMON[@]}" \
-		--iodepth="$qd" --runtime=$((secs + 1)) --output="$out" "$@" \
-		>/dev/null
+# bl_job_victim DISK IOPS SECS [OPT...]: open-loop victim: Poisson arrivals
+# at IOPS, so that a slow request does not delay the next one's start and
+# the tail shows; depth 4 leaves room for a few in flight. One second of
+# ramp (not measured), then SECS seconds measured.
+bl_job_victim() {
+	local disk=$1 iops=$2 secs=$3
+	shift 3
+	BL_JOBS+=(--name=victim --filename="$disk" --iodepth=4
+		--rate_iops="$iops" --rate_process=poisson --runtime="$secs" "$@")
 }
 
-# bl_fio_lat OUT: total latency "p50 p99 p99.9 samples", in ms.
+# bl_job_aggressor DISK QD SECS [OPT...]: closed loop at depth QD, as fast
+# as the device lets it, beside the victim. Measured over SECS + 1 seconds
+# after the same second of ramp: it covers the victim's whole window.
+bl_job_aggressor() {
+	local disk=$1 qd=$2 secs=$3
+	shift 3
+	BL_JOBS+=(--name=aggressor --filename="$disk" --iodepth="$qd"
+		--runtime=$((secs + 1)) "$@")
+}
+
+# bl_job NAME DISK QD SECS [OPT...]: a closed-loop job that starts when the
+# jobs before it have ended.
+bl_job() {
+	local name=$1 disk=$2 qd=$3 secs=$4
+	shift 4
+	BL_JOBS+=(--name="$name" --filename="$disk" --iodepth="$qd"
+		--runtime="$secs" --stonewall "$@")
+}
+
+# bl_fio OUT [GLOBAL-OPT...]: run BL_JOBS in one fio. Its prerun/postrun
+# files land in OUT's directory.
+bl_fio() {
+	local out=$1
+	shift
+	local cmd=(fio "${BL_FIO_COMMON[@]}" --output="$out" "$@" "${BL_JOBS[@]}")
+	(
+		cd "$(dirname "$out")" || exit 1
+		if [ -n "${BL_FIO_CGROUP:-}" ]; then
+			bl_cg_run "$BL_FIO_CGROUP" "${cmd[@]}"
+		else
+			"${cmd[@]}"
+		fi
+	) >/dev/null
+}
+
+# bl_fio_lat OUT [JOB]: total latency "p50 p99 p99.9 samples" of JOB
+# (default victim), in ms.
 bl_fio_lat() {
-	jq -r '.jobs[0].read | ([.lat_ns.percentile["50.000000"],
-		.lat_ns.percentile["99.000000"], .lat_ns.percentile["99.900000"]]
+	jq -r --arg j "${2:-victim}" '.jobs[] | select(.jobname == $j) | .read
+		| ([.lat_ns.percentile["50.000000"],
+		    .lat_ns.percentile["99.000000"], .lat_ns.percentile["99.900000"]]
 		| map(. / 1e6 * 1000 | round / 1000)) + [.total_ios // 0]
 		| map(tostring) | join(" ")' "$1" 2>/dev/null
 }
 
-# bl_fio_iops OUT: read IOPS of the (first) job, rounded.
+# bl_fio_iops OUT [JOB]: read IOPS of JOB (default aggressor), rounded.
 bl_fio_iops() {
-	jq -r '.jobs[0].read.iops | round' "$1" 2>/dev/null
+	jq -r --arg j "${2:-aggressor}" \
+		'.jobs[] | select(.jobname == $j) | .read.iops | round' "$1" 2>/dev/null
 }
 
 # --- cgroup v2 io.max ----------------------------------------------------------
@@ -175,31 +217,4 @@ bl_cg_run() {
 bl_cg_del() {
 	[ -d "$BL_CG/$1" ] && rmdir "$BL_CG/$1"
 	return 0
-}
-
-# --- one isolation phase ----------------------------------------------------------
-
-# bl_phase PREFIX VDISK VIOPS SECS [ADISK QD [CGROUP]]: the victim alone on
-# VDISK, or with an aggressor on ADISK at depth QD (inside CGROUP if
-# given). Writes PREFIX.victim.json and PREFIX.aggressor.json.
-bl_phase() {
-	local pfx=$1 vdisk=$2 viops=$3 secs=$4 adisk=${5:-} qd=${6:-} cg=${7:-}
-	local apid rc=0
-	rm -f "$pfx.victim.json" "$pfx.aggressor.json"
-	if [ -n "$adisk" ]; then
-		if [ -n "$cg" ]; then
-			bl_cg_run "$cg" fio --name=aggressor --filename="$adisk" \
-				"${BL_FIO_COMMON[@]}" --iodepth="$qd" \
-				--runtime=$((secs + 1)) --output="$pfx.aggressor.json" \
-				>/dev/null &
-		else
-			bl_fio_aggressor "$adisk" "$qd" "$secs" "$pfx.aggressor.json" &
-		fi
-		apid=$!
-	fi
-	bl_fio_victim "$vdisk" "$viops" "$secs" "$pfx.victim.json" || rc=1
-	if [ -n "$adisk" ]; then
-		wait "$apid" || rc=1
-	fi
-	return $rc
 }

@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash disable=SC2034
+#
+# bench/config.sh - the configuration of `make bench` (scripts/bench-vm
+# sources it inside the VM). Every value can be overridden from the
+# environment, e.g. `make bench BENCH_ENV='ISO_SECS=60 ROUNDS=5'`.
+#
+# The VM runs one vCPU under QEMU icount (scripts/vm-run --icount): guest
+# time is virtual, one instruction is one nanosecond and idle time is
+# skipped, so what fio measures does not depend on how busy the host is.
+# IOPS and latencies are therefore those of a 1 GHz CPU that executes
+# every instruction in 1 ns (no caches, no pipelines) running the debug
+# kernel (KASAN, lockdep, ...): one 4 KiB read through fio, virtio_blk,
+# vqos and null_blk costs about 1.1 ms of it, so one vCPU tops out near
+# 900 IOPS through vqos and 1800 on null_blk itself. Compare the rows with
+# each other, never with real hardware. Wall time: about 17 s per second
+# of busy guest time, so the runs are short.
+#
+# Backend sizing. A null_blk disk with irqmode=2 completes each request
+# completion_nsec after it started, and holds at most hw_queue_depth
+# requests (one submit queue), so it serves at most
+#
+#     capacity = hw_queue_depth / completion time
+#
+# IOPS. The isolation runs use 4 / 40 ms = 100 IOPS: far below what the
+# emulated CPU can push through vqos (even with both guests, the CPU is
+# busy less than 20 % of the time), so the disk, not the CPU, is what
+# victim and aggressor fight over. The victim asks for 10 % of it, so that
+# alone it almost never waits for a slot; the aggressor's depth (32) is
+# well above the disk's (4), so without QoS it keeps every slot busy and
+# the victim queues behind it; the limit is half the capacity. The
+# datapath, precision and cost runs use irqmode=0 (a request completes at
+# once, in the submitter's context): there the CPU is the bottleneck,
+# which is what they measure, and the limits of the precision runs are
+# set well below what it reaches.
+
+: "${ROUNDS:=3}"			# interleaved rounds; medians and spread
+
+# --- datapath: 4k randread, QD32 IOPS and QD1 latency --------------------
+: "${DP_SECS:=2}"			# per run, after DP_RAMP
+: "${DP_RAMP:=500ms}"
+: "${DP_QD:=32}"
+: "${DP_TARGETS:=raw sim vqos-blk vqos-vqos}"
+
+# --- isolation ------------------------------------------------------------
+: "${ISO_COMPLETION_NS:=40000000}"	# 40 ms ...
+: "${ISO_DEPTH:=4}"			# ... x 4 = 100 IOPS of capacity
+: "${ISO_VICTIM_IOPS:=10}"		# Poisson, 10 % of the capacity
+: "${ISO_AGG_QD:=32}"			# >= 4 x ISO_DEPTH
+: "${ISO_LIMIT:=50}"			# half the capacity, IOPS
+: "${ISO_SECS:=30}"			# per phase: 300 victim samples
+: "${ISO_PHASES:=alone noqos vqos iomax}"
+
+# --- limiter precision --------------------------------------------------------
+: "${PREC_SECS:=10}"
+: "${PREC_IOPS_LIMIT:=200}"		# 4k randread at QD32 against it
+: "${PREC_BPS_LIMIT:=4194304}"		# 4 MiB/s, 64k randread at QD8
+: "${PREC_BELOW_IOPS:=40}"		# a Poisson guest at 20 % of its limit
+: "${PREC_BELOW_SECS:=30}"
+
+# --- costs ---------------------------------------------------------------------
+: "${COST_SECS:=2}"			# per run, after DP_RAMP
+: "${COST_UNREACHABLE:=1000000000}"	# iops_limit far above any rate
