@@ -57,6 +57,9 @@
 : "${PREC_BPS_LIMIT:=4194304}"		# 4 MiB/s, 64k randread at QD8
 : "${PREC_BELOW_IOPS:=40}"		# a Poisson guest at 20 % of its limit
 : "${PREC_BELOW_SECS:=30}"
+# ... and again with a bucket of 100 ms of the limit (the default is 10 ms:
+# 2 requests at 200 IOPS, which a Poisson burst overflows).
+: "${PREC_BELOW_BURST:=$((PREC_IOPS_LIMIT / 10))}"
 
 # --- costs ---------------------------------------------------------------------
 : "${COST_SECS:=2}"			# per run, after DP_RAMP
