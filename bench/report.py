@@ -58,6 +58,7 @@ def read_stats(js, job=None):
     return {
         "iops": r["iops"],
         "bw_bytes": r["bw_bytes"],
+        "io_bytes": r["io_bytes"],
         "ios": r["total_ios"],
         "runtime_ms": r["runtime"],
         "p50_ms": p("50.000000"),
@@ -191,7 +192,14 @@ def main():
             s = read_stats(js, kind)
             if not s:
                 continue
-            ach.append((s["iops"] if kind == "iops" else s["bw_bytes"]) / lim)
+            # fio's runtime includes draining the requests still queued
+            # when the time is up, which the limiter paces too: bytes
+            # count them, total_ios (and so fio's iops) does not.
+            if kind == "iops":
+                rate = s["io_bytes"] / 4096 / (s["runtime_ms"] / 1000)
+            else:
+                rate = s["bw_bytes"]
+            ach.append(rate / lim)
             logs = glob.glob(f"{pd}/{kind}.r{r}{logsuf}.*.log")
             rows = [(t, v * scale) for t, v in read_log(logs[0])] if logs else []
             sh, n, _ = windows_within(rows, lim, 0.05, s["runtime_ms"])
