@@ -544,6 +544,9 @@ static int vqos_group_name_ok(const char *name)
 
 	if (!name[0] || strlen(name) > 64)
 		return -EINVAL;
+	/* Directory names no path can reach. */
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return -EINVAL;
 	for (p = name; *p; p++)
 		if (!isalnum(*p) && *p != '-' && *p != '_' && *p != '.')
 			return -EINVAL;

@@ -200,7 +200,7 @@ static ssize_t backing_store(struct device *d, struct device_attribute *attr,
 			     const char *buf, size_t count)
 {
 	struct vqos_dev *dev = dev_to_vqos(d);
-	bool insert;
+	bool insert, closed = false;
 	char *old;
 	int ret = 0;
 
@@ -236,6 +236,7 @@ static ssize_t backing_store(struct device *d, struct device_attribute *attr,
 		kthread_flush_work(&dev->work);
 	}
 	vqos_backend_close(dev);
+	closed = true;
 	if (dev->cfg.backing[0])
 		ret = vqos_backend_open(dev);
 	if (insert) {
@@ -254,6 +255,12 @@ static ssize_t backing_store(struct device *d, struct device_attribute *attr,
 		goto out;
 restore:
 	strscpy(dev->cfg.backing, old, sizeof(dev->cfg.backing));
+	/*
+	 * The new store did not open: a device being configured gets its
+	 * old one back (an inserted medium had none to go back to).
+	 */
+	if (closed && !insert && old[0] && vqos_backend_open(dev))
+		dev_warn(d, "cannot reopen %s after a failed change\n", old);
 out:
 	mutex_unlock(&dev->lock);
 	kfree(old);
