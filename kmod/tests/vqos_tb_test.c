@@ -112,42 +112,52 @@ static void vqos_tb_test_unlimited(struct kunit *test)
 }
 
 /*
- * 3000 ops/s for 10 s of irregular steps admits exactly 30000 plus the
- * initial bucket: no token is ever lost to rounding.
+ * Over 100 s of irregular steps, a bucket admits exactly rate * 100 s plus
+ * its initial depth, at every rate from 1 unit/s to VQOS_TB_RATE_MAX (2^40,
+ * e.g. bytes/s): no token is ever lost or made up by rounding.
  */
 static void vqos_tb_test_exact_rate(struct kunit *test)
 {
-	static const u64 rates[] = { 3000, 7, 999983, 1000000000 };
+	static const u64 rates[] = {
+		1, 7, 3000, 999983, 10000000, 1000000000, VQOS_TB_RATE_MAX
+	};
 	u32 seed = 12345;
 	int r;
 
 	for (r = 0; r < ARRAY_SIZE(rates); r++) {
-		u64 rate = rates[r], end = 10 * SEC, now = 0, n = 0, cost;
+		u64 rate = rates[r], end = 100 * SEC, now = 0, n = 0, cost;
 		struct vqos_tb tb;
+		s64 diff;
 
 		/*
-		 * Depth larger than any step's refill, so the bucket never
-		 * overflows once drained and every token earned is admitted.
-		 * Batch the cost at high rates to keep the loop short.
+		 * Depth larger than any step's refill (2 ms of rate), so the
+		 * bucket never overflows once drained and every token earned
+		 * is admitted. Batch the cost at high rates (10^4 requests a
+		 * second) to keep the loop short.
 		 */
-		cost = rate >= 1000000 ? rate / 1000 : 1;
+		cost = rate >= 100000 ? rate / 10000 : 1;
 		vqos_tb_init(&tb, 0);
-		vqos_tb_test_set(test, &tb, rate, 20 * cost + rate / 100 + 1, 0,
-				 0, 0);
+		vqos_tb_test_set(test, &tb, rate, 20 * cost + rate / 400 + 1,
+				 0, 0, 0);
 		while (now < end) {
 			n += vqos_tb_test_drain(&tb, cost, now);
 			now = min(now + vqos_tb_test_step(&seed, 2 * MS), end);
 		}
 		n += vqos_tb_test_drain(&tb, cost, now);
-		/* admitted + left == depth + rate * 10 s, in nano-units */
+		/*
+		 * admitted + left == depth + rate * 100 s, in nano-units;
+		 * as a difference, which stays far from overflowing at 2^40.
+		 */
+		diff = (s64)(n * cost) - (s64)(tb.depth + rate * (end / SEC));
 		KUNIT_EXPECT_EQ_MSG(test,
-				    n * cost * NU + vqos_tb_level_nu(&tb, now),
-				    tb.depth * NU + rate * end / SEC * NU,
-				    "rate %llu", rate);
+				    diff * (s64)NU + vqos_tb_level_nu(&tb, now),
+				    0LL, "rate %llu", rate);
 		KUNIT_EXPECT_LT(test, vqos_tb_level_nu(&tb, now),
 				(s64)(cost * NU));
+		if (rate == 1)
+			KUNIT_EXPECT_EQ(test, n - tb.depth, 100ULL);
 		if (rate == 3000)
-			KUNIT_EXPECT_EQ(test, n - tb.depth, 30000ULL);
+			KUNIT_EXPECT_EQ(test, n - tb.depth, 300000ULL);
 	}
 }
 
