@@ -7,12 +7,14 @@
 #                        make KDIR=/lib/modules/$(uname -r)/build)
 #   make kernel          build (or reuse) the test kernel
 #   make deps            install missing Debian packages
-#   make check           deps, kernel, modules, test modules, bpf tools, lint
-#                        (selftests/test_lint.sh, on the host), then one VM
-#                        boot running selftests/run-all
+#   make check           deps, kernel, modules, test modules, bpf tools, the
+#                        host tests (lint, rig messages), then one VM boot
+#                        running selftests/run-all
 #   make vm CMD='...'    run CMD as root in the test VM
-#   make stress          the hostile-guest test with a long fuzz run
-#                        (STRESS_FUZZ_SECONDS, default 900) in one VM boot
+#   make stress          the hostile-guest test with a long fuzz run and
+#                        the stress test (devices, QoS and churn under
+#                        verified fio) for STRESS_FUZZ_SECONDS each
+#                        (default 900), in one VM boot
 #   make demo            deps, kernel, modules, bpf tools, then one VM boot
 #                        (1 vCPU, QEMU icount) running scripts/demo-vm: a
 #                        victim and a noisy aggressor on one disk, without
@@ -92,10 +94,11 @@ selftests-progs:
 
 STRESS_FUZZ_SECONDS ?= 900
 stress: modules selftests-progs
-	@$(VM_RUN) --timeout $$(($(STRESS_FUZZ_SECONDS) + 1800)) -- env \
+	@$(VM_RUN) --timeout $$((2 * $(STRESS_FUZZ_SECONDS) + 3600)) -- env \
 		VQOS_FUZZ_SECONDS=$(STRESS_FUZZ_SECONDS) \
+		VQOS_STRESS_SECONDS=$(STRESS_FUZZ_SECONDS) \
 		VQOS_TEST_TIMEOUT=$$(($(STRESS_FUZZ_SECONDS) + 1200)) \
-		selftests/run-all test_hostile
+		selftests/run-all test_hostile test_stress
 
 bpf:
 	@if [ -f bpf/Makefile ]; then \
@@ -103,6 +106,9 @@ bpf:
 	else \
 		echo "make: SKIP bpf tools: no bpf/Makefile yet"; \
 	fi
+
+# selftests that say "# vqos-selftest-where: host" (run-all skips them).
+HOST_TESTS = $(shell grep -l '^\# vqos-selftest-where: host$$' selftests/test_*.sh)
 
 # Sequential on purpose, even under make -j: each step needs the previous.
 check:
@@ -112,10 +118,15 @@ check:
 	@$(MAKE) --no-print-directory selftests-modules
 	@$(MAKE) --no-print-directory selftests-progs
 	@$(MAKE) --no-print-directory bpf
-	@# Lint needs no VM and costs ten times more in one: it runs here, and
-	@# vm-check counts its cases into the summary line.
-	@mkdir -p .vm; VQOS_KDIR=$(KDIR) selftests/test_lint.sh 2>&1 | tee .vm/lint.tap
-	@$(VM_CHECK) --host-tap .vm/lint.tap --timeout $(CHECK_TIMEOUT)
+	@# Host tests (lint costs ten times more in the VM) run here, and
+	@# vm-check counts their cases into the summary line.
+	@mkdir -p .vm; taps=; \
+	for t in $(HOST_TESTS); do \
+		n=$$(basename $$t .sh); \
+		VQOS_KDIR=$(KDIR) $$t 2>&1 | tee .vm/$$n.tap; \
+		taps="$$taps --host-tap .vm/$$n.tap"; \
+	done; \
+	$(VM_CHECK) $$taps --timeout $(CHECK_TIMEOUT)
 
 vm:
 	@if [ -z "$$CMD" ]; then \
@@ -130,7 +141,7 @@ demo:
 	@$(MAKE) --no-print-directory kernel
 	@$(MAKE) --no-print-directory modules
 	@$(MAKE) --no-print-directory bpf
-	@$(VM_RUN) --icount --timeout $(DEMO_TIMEOUT) -- scripts/demo-vm --no-cleanup
+	@$(VM_RUN) --icount --timeout $(DEMO_TIMEOUT) -- scripts/demo-vm
 
 # BENCH_ARGS: VAR=VALUE overrides of bench/config.sh, e.g. 'ROUNDS=5'.
 bench:
