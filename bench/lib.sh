@@ -14,7 +14,8 @@
 #   vqos:      bl_vqos_slice NAME BACKING OFFSET_MIB SIZE_MIB [ATTR=VALUE...]
 #              (create, bind to virtio_vdpa; prints the guest disk)
 #   fio:       bl_jobs_reset, bl_job_victim, bl_job_aggressor, bl_job,
-#              bl_fio OUT (see below)
+#              bl_fio OUT (see below); bl_fio_victim, bl_fio_aggressor
+#              (one fio each, for the demo)
 #              bl_fio_lat OUT [JOB]      "p50 p99 p99.9 samples" of lat, ms
 #              bl_fio_iops OUT [JOB]     read IOPS, whole number
 #   cgroup:    bl_cg_iomax NAME DISK LIMITS   (io.max "MAJ:MIN LIMITS")
@@ -167,6 +168,30 @@ bl_fio() {
 			"${cmd[@]}"
 		fi
 	) >/dev/null
+}
+
+# The demo's phases run the victim and the aggressor as two fio processes
+# (started apart, which the check VM's noisy timing tolerates better than
+# one process with both; make bench, under icount, uses bl_fio):
+#
+# bl_fio_victim DISK IOPS SECS OUT [FIO-OPTION...]: the open-loop victim
+# of bl_job_victim, alone in its fio.
+bl_fio_victim() {
+	local disk=$1 iops=$2 secs=$3 out=$4
+	shift 4
+	fio --name=victim --filename="$disk" "${BL_FIO_COMMON[@]}" \
+		--iodepth=4 --rate_iops="$iops" --rate_process=poisson \
+		--runtime="$secs" --output="$out" "$@" >/dev/null
+}
+
+# bl_fio_aggressor DISK QD SECS OUT [FIO-OPTION...]: the closed-loop
+# aggressor of bl_job_aggressor, alone in its fio.
+bl_fio_aggressor() {
+	local disk=$1 qd=$2 secs=$3 out=$4
+	shift 4
+	fio --name=aggressor --filename="$disk" "${BL_FIO_COMMON[@]}" \
+		--iodepth="$qd" --runtime=$((secs + 1)) --output="$out" "$@" \
+		>/dev/null
 }
 
 # bl_fio_lat OUT [JOB]: total latency "p50 p99 p99.9 samples" of JOB
