@@ -321,8 +321,7 @@ void vqos_fill_config(struct vqos_dev *dev, struct vqos_config *config);
 
 /* vqos_iotlb.c: guest address translation */
 int vqos_iotlb_bvec(struct vqos_dev *dev, u64 iova, u64 len, u32 perm,
-		    struct bio_vec *bv, unsigned int max, bool *pinned);
-bool vqos_bvec_get(struct bio_vec *bv);
+		    struct bio_vec *bv, unsigned int max, bool pin);
 void vqos_bvecs_put(struct bio_vec *bv, unsigned int n);
 int vqos_iotlb_copy_to(struct vqos_dev *dev, u64 iova, const void *src,
 		       size_t len);

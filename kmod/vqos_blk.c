@@ -382,7 +382,11 @@ static int vqos_req_map(struct vqos_req *req, struct vringh_kiov *iov,
 	struct vqos_dev *dev = req->vq->dev;
 	unsigned int i, n = 0;
 	size_t skip = iov->consumed;
-	bool pinned = false, seg_pinned;
+	/*
+	 * vhost-vdpa pages are the VMM's: hold them for the I/O. Stable
+	 * while the worker runs (only a reset changes the binding).
+	 */
+	bool pin = !READ_ONCE(dev->passthrough);
 	int ret = 0;
 
 	for (i = iov->i; i < iov->used && len; i++) {
@@ -394,19 +398,11 @@ static int vqos_req_map(struct vqos_req *req, struct vringh_kiov *iov,
 		if (!seg)
 			continue;
 		got = vqos_iotlb_bvec(dev, base, seg, perm, req->bvec + n,
-				      VQOS_REQ_BVECS - n, &seg_pinned);
+				      VQOS_REQ_BVECS - n, pin);
 		if (got < 0) {
 			ret = got;
 			goto put;
 		}
-		/* The driver changed under us (bind/unbind): no mixed chain. */
-		if (n && seg_pinned != pinned) {
-			if (seg_pinned)
-				vqos_bvecs_put(req->bvec + n, got);
-			ret = -EFAULT;
-			goto put;
-		}
-		pinned = seg_pinned;
 		n += got;
 		len -= seg;
 	}
@@ -419,11 +415,11 @@ static int vqos_req_map(struct vqos_req *req, struct vringh_kiov *iov,
 			}
 	}
 	req->nr_bvec = n;
-	req->pinned = pinned;
+	req->pinned = pin;
 	return 0;
 
 put:
-	if (pinned)
+	if (pin)
 		vqos_bvecs_put(req->bvec, n);
 	return ret;
 }
@@ -486,7 +482,6 @@ static void vqos_req_limits(struct vqos_dev *dev, struct vqos_req_limits *lim)
 static void vqos_req_issue(struct vqos_req *req)
 {
 	struct vqos_vq *vq = req->vq;
-	bool pinned;
 	int ret;
 
 	req->dispatch_ns = ktime_get_ns();
@@ -506,8 +501,8 @@ static void vqos_req_issue(struct vqos_req *req)
 	 * writable is left to vqos_req_complete(), which does not write it.
 	 */
 	if (!ret && req->pinned &&
-	    (vqos_iotlb_bvec(vq->dev, req->status_iova, 1, VHOST_MAP_WO,
-			     &req->status_bv, 1, &pinned) < 0 || !pinned))
+	    vqos_iotlb_bvec(vq->dev, req->status_iova, 1, VHOST_MAP_WO,
+			    &req->status_bv, 1, true) < 0)
 		req->status_bv.bv_page = NULL;
 	if (ret) {
 		vqos_req_fail(req, VQOS_BAD_ACCESS);

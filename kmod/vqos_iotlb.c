@@ -12,6 +12,27 @@
 #include <linux/mm.h>
 #include "vqos.h"
 
+/* Pages bv spans: a merged bvec may cover several. */
+static unsigned int vqos_bvec_pages(const struct bio_vec *bv)
+{
+	return DIV_ROUND_UP(bv->bv_offset + bv->bv_len, PAGE_SIZE);
+}
+
+/* Reference every page of @bv; false, holding nothing, if one is free. */
+static bool vqos_bvec_get(struct bio_vec *bv)
+{
+	unsigned int i, nr = vqos_bvec_pages(bv);
+
+	for (i = 0; i < nr; i++) {
+		if (!get_page_unless_zero(nth_page(bv->bv_page, i))) {
+			while (i--)
+				put_page(nth_page(bv->bv_page, i));
+			return false;
+		}
+	}
+	return true;
+}
+
 /**
  * vqos_iotlb_bvec() - translate a guest buffer into bvecs
  * @dev: the device
@@ -21,9 +42,8 @@
  *	writes
  * @bv: bvecs to fill
  * @max: room in @bv
- *
- * @pinned: if not NULL, take a reference on every page of a vhost-vdpa
- *	mapping and say so here; drop them with vqos_bvecs_put()
+ * @pin: take a reference on every page filled in; drop them with
+ *	vqos_bvecs_put()
  *
  * The bvecs point at the guest's own pages, for I/O straight into them.
  * Unmap waits for in-flight requests, but vhost-vdpa unpins the pages
@@ -36,7 +56,7 @@
  * if part of the buffer is not mapped, -EPERM if the mapping forbids it.
  */
 int vqos_iotlb_bvec(struct vqos_dev *dev, u64 iova, u64 len, u32 perm,
-		    struct bio_vec *bv, unsigned int max, bool *pinned)
+		    struct bio_vec *bv, unsigned int max, bool pin)
 {
 	struct vhost_iotlb_map *map;
 	unsigned int n = 0, got;
@@ -81,9 +101,8 @@ next:
 		iova += chunk;
 		len -= chunk;
 	}
-	if (!ret && pinned) {
-		*pinned = !dev->passthrough;
-		for (got = 0; *pinned && got < n; got++) {
+	if (!ret && pin) {
+		for (got = 0; got < n; got++) {
 			if (!vqos_bvec_get(&bv[got])) {
 				vqos_bvecs_put(bv, got);
 				ret = -EFAULT;
@@ -93,32 +112,6 @@ next:
 	}
 	spin_unlock(&dev->iommu_lock);
 	return ret ? ret : n;
-}
-
-/* Pages bv spans: a merged bvec may cover several. */
-static unsigned int vqos_bvec_pages(const struct bio_vec *bv)
-{
-	return DIV_ROUND_UP(bv->bv_offset + bv->bv_len, PAGE_SIZE);
-}
-
-/**
- * vqos_bvec_get() - take a reference on every page of a bvec
- * @bv: the bvec
- *
- * Return: false, holding nothing, if one of them is already free.
- */
-bool vqos_bvec_get(struct bio_vec *bv)
-{
-	unsigned int i, nr = vqos_bvec_pages(bv);
-
-	for (i = 0; i < nr; i++) {
-		if (!get_page_unless_zero(nth_page(bv->bv_page, i))) {
-			while (i--)
-				put_page(nth_page(bv->bv_page, i));
-			return false;
-		}
-	}
-	return true;
 }
 
 /**
@@ -155,7 +148,7 @@ int vqos_iotlb_copy_to(struct vqos_dev *dev, u64 iova, const void *src,
 	if (!len)
 		return 0;
 	n = vqos_iotlb_bvec(dev, iova, len, VHOST_MAP_WO, bv, ARRAY_SIZE(bv),
-			    NULL);
+			    false);
 	if (n < 0)
 		return n;
 	for (i = 0; i < n; i++) {
