@@ -45,21 +45,6 @@ fi
 tap_check "load vqos" vqos_insmod "$ko"
 mark=$(vqos_dmesg_mark "test_hostile start")
 
-# vhost_dev NAME: /dev/vhost-vdpa-N of a device bound to vhost_vdpa.
-vhost_dev() {
-	local _ p
-	for _ in $(seq 50); do
-		for p in "$(vqos_sys "$1")"/vhost-vdpa-*; do
-			if [ -e "$p" ] && [ -c "/dev/${p##*/}" ]; then
-				echo "/dev/${p##*/}"
-				return 0
-			fi
-		done
-		sleep 0.1
-	done
-	echo "vhost_dev: no /dev/vhost-vdpa-N for $1" >&2
-	return 1
-}
 
 # relay LIST CMD...: run the harness, re-emit its TAP cases as ours, and
 # fail every case of LIST it did not report (it crashed or hung).
@@ -104,9 +89,9 @@ if vqos_dev_add hx-main backing="$work/main.img" num_queues=2 &&
    vqos_dev_add hx-empty &&
    vqos_dev_add hx-fuzz backing="$work/fuzz.img" &&
    vqos_dev_add hx-nb backing="$work/nb.img" && bind_all &&
-   d_main=$(vhost_dev hx-main) && d_ro=$(vhost_dev hx-ro) &&
-   d_empty=$(vhost_dev hx-empty) && d_fuzz=$(vhost_dev hx-fuzz) &&
-   d_nb=$(vhost_dev hx-nb); then
+   d_main=$(vqos_dev_vhost hx-main) && d_ro=$(vqos_dev_vhost hx-ro) &&
+   d_empty=$(vqos_dev_vhost hx-empty) && d_fuzz=$(vqos_dev_vhost hx-fuzz) &&
+   d_nb=$(vqos_dev_vhost hx-nb); then
 	tap_ok "five devices bound to vhost_vdpa ($d_main ... $d_nb)"
 else
 	tap_fail "five devices bound to vhost_vdpa"

@@ -43,13 +43,7 @@ fi
 tap_check "load vqos" vqos_insmod "$ko"
 dev=
 if vqos_dev_add hf0 backing=/dev/mapper/hx-err && vqos_dev_bind hf0 vhost_vdpa; then
-	for _ in $(seq 50); do
-		for p in "$(vqos_sys hf0)"/vhost-vdpa-*; do
-			[ -c "/dev/${p##*/}" ] && dev=/dev/${p##*/}
-		done
-		[ -n "$dev" ] && break
-		sleep 0.1
-	done
+	dev=$(vqos_dev_vhost hf0)
 fi
 if [ -n "$dev" ] && [ "$(cat "$(vqos_sys hf0)/vqos/direct_io")" = 1 ]; then
 	tap_ok "device on the dm device, O_DIRECT, as $dev"

@@ -28,13 +28,7 @@ truncate -s 32M "$work/disk.img"
 tap_check "load vqos" vqos_insmod "$ko"
 dev=
 if vqos_dev_add hr0 backing="$work/disk.img" && vqos_dev_bind hr0 vhost_vdpa; then
-	for _ in $(seq 50); do
-		for p in "$(vqos_sys hr0)"/vhost-vdpa-*; do
-			[ -c "/dev/${p##*/}" ] && dev=/dev/${p##*/}
-		done
-		[ -n "$dev" ] && break
-		sleep 0.1
-	done
+	dev=$(vqos_dev_vhost hr0)
 fi
 if [ -n "$dev" ]; then
 	tap_ok "device bound to vhost_vdpa as $dev"

@@ -7,6 +7,7 @@
 #   vqos_dev_bind NAME [DRIVER]         bind to virtio_vdpa (default) or
 #                                       vhost_vdpa
 #   vqos_dev_disk NAME                  /dev/<disk> of a virtio_vdpa-bound NAME
+#   vqos_dev_vhost NAME                 /dev/vhost-vdpa-N of a vhost_vdpa-bound NAME
 #   vqos_dev_del NAME                   vdpa dev del
 #   vqos_sys NAME                       /sys/bus/vdpa/devices/NAME
 
@@ -46,6 +47,22 @@ vqos_dev_disk() {
 		sleep 0.1
 	done
 	echo "vqos_dev_disk: no disk for $name" >&2
+	return 1
+}
+
+# Waits up to 5 s for the character device to appear.
+vqos_dev_vhost() {
+	local _ p
+	for _ in $(seq 50); do
+		for p in "$(vqos_sys "$1")"/vhost-vdpa-*; do
+			if [ -e "$p" ] && [ -c "/dev/${p##*/}" ]; then
+				echo "/dev/${p##*/}"
+				return 0
+			fi
+		done
+		sleep 0.1
+	done
+	echo "vqos_dev_vhost: no /dev/vhost-vdpa-N for $1" >&2
 	return 1
 }
 
