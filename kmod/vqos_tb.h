@@ -29,15 +29,17 @@
 #define VQOS_TB_RATE_MAX	BIT_ULL(40)	/* units/s */
 #define VQOS_TB_DEPTH_MAX	BIT_ULL(33)	/* units */
 #define VQOS_TB_COST_MAX	BIT_ULL(33)	/* units; larger costs are clamped */
-#define VQOS_TB_DEFAULT_DEPTH_DIV	100	/* default depth: 10 ms of rate */
+#define VQOS_TB_DEFAULT_DEPTH_DIV	10	/* default depth: 100 ms of rate */
 #define VQOS_TB_PEAK_DEPTH_DIV		1000	/* peak bucket: 1 ms of burst_rate */
 
 /**
  * struct vqos_tb_cfg - configuration of one token bucket
  * @rate: sustained rate in units per second; 0 = unlimited, and then every
  *	other field must be 0 too.
- * @burst: bucket depth in units; 0 = default, max(@rate / 100, 1), i.e.
- *	10 ms worth of @rate (clamped to VQOS_TB_DEPTH_MAX).
+ * @burst: bucket depth in units; 0 = default, max(@rate / 10, 1), i.e.
+ *	100 ms worth of @rate (clamped to VQOS_TB_DEPTH_MAX), as QEMU's
+ *	throttle defaults to: shallower, a guest well below its rate is held
+ *	by its own Poisson bursts.
  * @burst_rate: cap in units/s on how fast a full bucket may be drained;
  *	0 = no cap, else must be >= @rate. Enforced by a second bucket of depth
  *	max(@burst_rate / 1000, 1) (1 ms worth) refilled at @burst_rate; every

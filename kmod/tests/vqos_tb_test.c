@@ -254,10 +254,12 @@ static void vqos_tb_test_burst(struct kunit *test)
 	/* idle for long: refills to the depth, not beyond */
 	KUNIT_EXPECT_EQ(test, vqos_tb_test_drain(&tb, 1, t0 + 100 * SEC), 50ULL);
 
-	/* default depth: 10 ms of rate, at least 1 */
+	/* default depth: 100 ms of rate, at least 1 */
 	vqos_tb_test_set(test, &tb, 100000, 0, 0, 0, t0);
-	KUNIT_EXPECT_EQ(test, tb.depth, 1000ULL);
+	KUNIT_EXPECT_EQ(test, tb.depth, 10000ULL);
 	vqos_tb_test_set(test, &tb, 50, 0, 0, 0, t0);
+	KUNIT_EXPECT_EQ(test, tb.depth, 5ULL);
+	vqos_tb_test_set(test, &tb, 9, 0, 0, 0, t0);
 	KUNIT_EXPECT_EQ(test, tb.depth, 1ULL);
 	vqos_tb_test_set(test, &tb, VQOS_TB_RATE_MAX, 0, 0, 0, t0);
 	KUNIT_EXPECT_EQ(test, tb.depth, VQOS_TB_DEPTH_MAX);
