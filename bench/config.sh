@@ -55,11 +55,14 @@
 : "${PREC_SECS:=10}"
 : "${PREC_IOPS_LIMIT:=200}"		# 4k randread at QD32 against it
 : "${PREC_BPS_LIMIT:=4194304}"		# 4 MiB/s, 64k randread at QD8
-: "${PREC_BELOW_IOPS:=40}"		# a Poisson guest at 20 % of its limit
-: "${PREC_BELOW_SECS:=30}"
-# ... and again with a bucket of 100 ms of the limit (the default is 10 ms:
-# 2 requests at 200 IOPS, which a Poisson burst overflows).
-: "${PREC_BELOW_BURST:=$((PREC_IOPS_LIMIT / 10))}"
+# A Poisson guest at 20 % of its limit, with the limit off, on (default
+# bucket, 100 ms of the limit) and on with a 10 ms bucket (5 requests,
+# which its Poisson bursts overflow now and then). 6000 samples per job,
+# so that p99.9 is the 6th largest, not the largest.
+: "${PREC_BELOW_IOPS:=100}"
+: "${PREC_BELOW_LIMIT:=500}"
+: "${PREC_BELOW_SECS:=60}"
+: "${PREC_BELOW_SHALLOW:=$((PREC_BELOW_LIMIT / 100))}"
 
 # --- costs ---------------------------------------------------------------------
 : "${COST_SECS:=2}"			# per run, after DP_RAMP
