@@ -223,10 +223,10 @@ static void vqos_req_put(struct vqos_req *req)
 		wake_up_all(&dev->quiesced);
 }
 
-static void vqos_account(struct vqos_dev *dev, struct vqos_req *req)
+static void vqos_account(struct vqos_dev *dev, struct vqos_req *req, u64 now)
 {
 	struct vqos_stats *s = &dev->stats;
-	u64 lat = ktime_get_ns() - req->start_ns;
+	u64 lat = now - req->start_ns;
 
 	s->reqs++;
 	if (req->status != VIRTIO_BLK_S_OK) {
@@ -248,6 +248,7 @@ static void vqos_account(struct vqos_dev *dev, struct vqos_req *req)
 static void vqos_req_complete(struct vqos_vq *vq, struct vqos_req *req)
 {
 	struct vqos_dev *dev = vq->dev;
+	u64 now;
 
 	if (!READ_ONCE(dev->running))
 		goto put;
@@ -282,14 +283,15 @@ static void vqos_req_complete(struct vqos_vq *vq, struct vqos_req *req)
 	} else {
 		req->used_len++;
 	}
-	vqos_account(dev, req);
+	/* One clock read for both: trace arguments are evaluated untraced. */
+	now = ktime_get_ns();
+	vqos_account(dev, req, now);
 	if (vringh_complete_iotlb(&vq->vring, req->head, req->used_len) < 0)
 		vqos_ring_broken(dev);
 	vq->completed = true;
 	trace_vqos_req_complete(dev->id, vq->idx, vqos_trace_op(req->plan.op),
 				req->status, req->plan.len, req->start_ns,
-				req->dispatch_ns, req->backend_ns,
-				ktime_get_ns());
+				req->dispatch_ns, req->backend_ns, now);
 put:
 	vqos_req_put(req);
 }
@@ -544,7 +546,7 @@ static bool vqos_req_start(struct vqos_req *req,
 		/* Nowhere to write a status: return the chain, count it. */
 		dev->stats.bad[VQOS_BAD_NO_STATUS]++;
 		req->status = VIRTIO_BLK_S_IOERR;
-		vqos_account(dev, req);
+		vqos_account(dev, req, ktime_get_ns());
 		if (vringh_complete_iotlb(&vq->vring, req->head, 0) < 0)
 			vqos_ring_broken(dev);
 		vqos_req_put(req);
@@ -595,7 +597,7 @@ static bool vqos_req_start(struct vqos_req *req,
 	case VQOS_OP_READ:
 	case VQOS_OP_WRITE:
 		deadline = vqos_qos_admit(dev, req->plan.op == VQOS_OP_WRITE,
-					  req->plan.len, 0);
+					  req->plan.len, req->start_ns, 0);
 		if (deadline) {
 			dev->held = req;
 			dev->held_due = deadline;
@@ -740,7 +742,8 @@ void vqos_work_fn(struct kthread_work *work)
 		struct vqos_req *req = dev->held;
 		u64 deadline = vqos_qos_admit(dev,
 					      req->plan.op == VQOS_OP_WRITE,
-					      req->plan.len, dev->held_due);
+					      req->plan.len, req->start_ns,
+					      dev->held_due);
 
 		if (deadline) {
 			dev->held_due = deadline;

@@ -36,10 +36,14 @@ void vqos_qos_init(struct vqos_qos *q)
  * @dev: the device
  * @write: the request writes
  * @bytes: its data length
+ * @fetched: when the request was taken from the ring (CLOCK_MONOTONIC ns)
  * @due: for a held request, the time it was due to fit (0 otherwise)
  *
  * Called by the device's worker for every read and write. With no limit
- * set and no group it costs three loads.
+ * set and no group it costs three loads. A new request is admitted as of
+ * @fetched, a few microseconds ago: it saves a clock read per request,
+ * and the buckets never go back in time (vqos_tb refills from the latest
+ * time it has seen).
  *
  * A held request is admitted as of @due, not as of the moment the worker
  * ran after the timer: a bucket that is one request deep would otherwise
@@ -52,7 +56,8 @@ void vqos_qos_init(struct vqos_qos *q)
  * Return: 0 if admitted (tokens taken from the device and its group), or
  * the CLOCK_MONOTONIC time in ns at which it will be.
  */
-u64 vqos_qos_admit(struct vqos_dev *dev, bool write, u64 bytes, u64 due)
+u64 vqos_qos_admit(struct vqos_dev *dev, bool write, u64 bytes, u64 fetched,
+		   u64 due)
 {
 	struct vqos_qos *q = &dev->qos;
 	enum vqos_lim_class cls;
@@ -63,9 +68,7 @@ u64 vqos_qos_admit(struct vqos_dev *dev, bool write, u64 bytes, u64 due)
 		   !READ_ONCE(dev->group)))
 		return 0;
 
-	now = ktime_get_ns();
-	if (due && due < now)
-		now = due;
+	now = due ? min(due, ktime_get_ns()) : fetched;
 	spin_lock(&q->lock);
 	grp = dev->group;
 	if (grp) {

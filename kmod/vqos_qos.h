@@ -43,7 +43,8 @@ struct vqos_group {
 struct vqos_dev;
 
 void vqos_qos_init(struct vqos_qos *q);
-u64 vqos_qos_admit(struct vqos_dev *dev, bool write, u64 bytes, u64 due);
+u64 vqos_qos_admit(struct vqos_dev *dev, bool write, u64 bytes, u64 fetched,
+		   u64 due);
 void vqos_qos_abandon(struct vqos_dev *dev);
 void vqos_qos_arm(struct vqos_dev *dev, u64 deadline);
 enum hrtimer_restart vqos_qos_timer_fn(struct hrtimer *timer);
