@@ -33,10 +33,14 @@
 #   make clean
 #
 # FLAVOUR=debug|perf picks the test kernel (default debug: KASAN, lockdep,
-# UBSAN, kmemleak). CHECK_TIMEOUT and DEMO_TIMEOUT bound the check and demo
+# UBSAN, kmemleak; make bench alone defaults to perf, no sanitizers). CHECK_TIMEOUT and DEMO_TIMEOUT bound the check and demo
 # VM runs in seconds.
 
 SHELL := /bin/bash
+# make bench measures: it defaults to the kernel without sanitizers.
+ifeq ($(MAKECMDGOALS),bench)
+FLAVOUR ?= perf
+endif
 FLAVOUR ?= debug
 CHECK_TIMEOUT ?= 5000
 DEMO_TIMEOUT ?= 1200

@@ -9,12 +9,11 @@
 # time is virtual, one instruction is one nanosecond and idle time is
 # skipped, so what fio measures does not depend on how busy the host is.
 # IOPS and latencies are therefore those of a 1 GHz CPU that executes
-# every instruction in 1 ns (no caches, no pipelines) running the debug
-# kernel (KASAN, lockdep, ...): one 4 KiB read through fio, virtio_blk,
-# vqos and null_blk costs about 1.1 ms of it, so one vCPU tops out near
-# 900 IOPS through vqos and 1800 on null_blk itself. Compare the rows with
-# each other, never with real hardware. Wall time: about 17 s per second
-# of busy guest time, so the runs are short.
+# every instruction in 1 ns (no caches, no pipelines). On the perf kernel
+# (make bench's default) one 4 KiB read through fio, virtio_blk, vqos and
+# null_blk costs about 17 us of it (58k IOPS at QD32, 124k on null_blk
+# itself); on the debug kernel (KASAN, lockdep, ...) about 1.1 ms (900
+# IOPS). Compare the rows with each other, never with real hardware.
 #
 # Backend sizing. A null_blk disk with irqmode=2 completes each request
 # completion_nsec after it started, and holds at most hw_queue_depth
@@ -22,17 +21,19 @@
 #
 #     capacity = hw_queue_depth / completion time
 #
-# IOPS. The isolation runs use 4 / 40 ms = 100 IOPS: far below what the
-# emulated CPU can push through vqos (even with both guests, the CPU is
-# busy less than 20 % of the time), so the disk, not the CPU, is what
-# victim and aggressor fight over. The victim asks for 10 % of it, so that
-# alone it almost never waits for a slot; the aggressor's depth (32) is
-# well above the disk's (4), so without QoS it keeps every slot busy and
-# the victim queues behind it; the limit is half the capacity. The
-# datapath, precision and cost runs use irqmode=0 (a request completes at
-# once, in the submitter's context): there the CPU is the bottleneck,
-# which is what they measure, and the limits of the precision runs are
-# set well below what it reaches.
+# IOPS. The isolation runs use 4 / 2 ms = 2000 IOPS on the perf kernel
+# (the method of ../shared/ANCHORS.md) and 4 / 40 ms = 100 IOPS on the
+# debug one: either way well below what the emulated CPU can push through
+# vqos (victim, aggressor and their workers keep it busy less than 10 %
+# of the time), so the disk, not the CPU, is what victim and aggressor
+# fight over. The victim asks for 5-10 % of it, so that alone it almost
+# never waits for a slot; the aggressor's depth (32) is well above the
+# disk's (4), so without QoS it keeps every slot busy and the victim
+# queues behind it; the limit is half the capacity. The datapath,
+# precision and cost runs use irqmode=0 (a request completes at once, in
+# the submitter's context): there the CPU is the bottleneck, which is
+# what they measure, and the limits of the precision runs are set well
+# below what it reaches.
 
 : "${ROUNDS:=3}"			# interleaved rounds; medians and spread
 
@@ -43,12 +44,19 @@
 : "${DP_TARGETS:=raw sim vqos-blk vqos-vqos}"
 
 # --- isolation ------------------------------------------------------------
-: "${ISO_COMPLETION_NS:=40000000}"	# 40 ms ...
-: "${ISO_DEPTH:=4}"			# ... x 4 = 100 IOPS of capacity
-: "${ISO_VICTIM_IOPS:=10}"		# Poisson, 10 % of the capacity
+if [ "${VQOS_FLAVOUR:-perf}" = debug ]; then
+	: "${ISO_COMPLETION_NS:=40000000}"	# 40 ms ...
+	: "${ISO_VICTIM_IOPS:=10}"		# Poisson, 10 % of the capacity
+	: "${ISO_LIMIT:=50}"			# half the capacity, IOPS
+	: "${ISO_SECS:=30}"			# per phase: 300 victim samples
+else
+	: "${ISO_COMPLETION_NS:=2000000}"	# 2 ms ...
+	: "${ISO_VICTIM_IOPS:=100}"		# Poisson, 5 % of the capacity
+	: "${ISO_LIMIT:=1000}"			# half the capacity, IOPS
+	: "${ISO_SECS:=60}"			# per phase: 6000 victim samples
+fi
+: "${ISO_DEPTH:=4}"			# ... x 4 slots
 : "${ISO_AGG_QD:=32}"			# >= 4 x ISO_DEPTH
-: "${ISO_LIMIT:=50}"			# half the capacity, IOPS
-: "${ISO_SECS:=30}"			# per phase: 300 victim samples
 : "${ISO_PHASES:=alone noqos vqos iomax}"
 
 # --- limiter precision --------------------------------------------------------
