@@ -76,6 +76,12 @@ modules: kdir-check
 ifeq ($(missing_kbuild),)
 	@# A kernel without vDPA: name the options, not modpost's errors.
 	@$(SHELL) scripts/kconfig-check $(KDIR)
+	@# Objects built against another tree (make bench's perf kernel, say)
+	@# would not be rebuilt, and would load into this one and crash it.
+	@if [ "$$(cat .vqos-kdir 2>/dev/null)" != "$(KDIR)" ]; then \
+		$(MAKE) -s -C $(KDIR) M=$(CURDIR) clean; \
+		echo "$(KDIR)" > .vqos-kdir; \
+	fi
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 else
 	@echo "make: SKIP building vqos modules: $(missing_kbuild) not written yet"
@@ -150,9 +156,9 @@ demo:
 # BENCH_ARGS: VAR=VALUE overrides of bench/config.sh, e.g. 'ROUNDS=5'.
 bench:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory kernel
-	@$(MAKE) --no-print-directory modules
-	@$(MAKE) --no-print-directory bpf
+	@$(MAKE) --no-print-directory kernel FLAVOUR=$(FLAVOUR)
+	@$(MAKE) --no-print-directory modules FLAVOUR=$(FLAVOUR)
+	@$(MAKE) --no-print-directory bpf FLAVOUR=$(FLAVOUR)
 	@$(if $(KDIR_IS_TEST_KERNEL),,VQOS_KDIR=$(KDIR)) scripts/bench --flavour $(FLAVOUR) $(BENCH_ARGS)
 
 clean:
@@ -164,7 +170,7 @@ clean:
 	@if [ -f bpf/Makefile ]; then $(MAKE) -C bpf clean; fi
 	find kmod guest-driver -type f \( -name '*.o' -o -name '*.ko' -o -name '*.mod' \
 		-o -name '*.mod.c' -o -name '.*.cmd' -o -name '*.order' -o -name '.*.d' \) -delete
-	rm -f Module.symvers modules.order
+	rm -f Module.symvers modules.order .vqos-kdir
 	@# Not .vm/run.*: a running VM reads its snapshot of the checkout there
 	@# (scripts/vm-run removes its own run directories, and stale ones).
 	rm -f .vm/check.log
