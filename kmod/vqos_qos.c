@@ -322,16 +322,21 @@ VQOS_DEV_KNOB(iops_size);
 static ssize_t throttle_stats_show(struct device *d,
 				   struct device_attribute *attr, char *buf)
 {
+	struct vqos_dev *dev = qdev(d);
 	struct vqos_telemetry t = {};
+	bool held;
 
-	vqos_qos_telemetry(qdev(d), &t);
+	vqos_qos_telemetry(dev, &t);
+	spin_lock(&dev->qos.lock);
+	held = dev->qos.lim.throttled;
+	spin_unlock(&dev->qos.lock);
 	return sysfs_emit(buf,
-			  "throttled_reqs %llu\nover_iops_us %llu\nover_bps_us %llu\nover_group_iops_us %llu\nover_group_bps_us %llu\n",
+			  "throttled_reqs %llu\nover_iops_us %llu\nover_bps_us %llu\nover_group_iops_us %llu\nover_group_bps_us %llu\nheld %u\n",
 			  le64_to_cpu(t.throttled_reqs),
 			  le64_to_cpu(t.over_iops_us),
 			  le64_to_cpu(t.over_bps_us),
 			  le64_to_cpu(t.over_group_iops_us),
-			  le64_to_cpu(t.over_group_bps_us));
+			  le64_to_cpu(t.over_group_bps_us), held);
 }
 static DEVICE_ATTR_RO(throttle_stats);
 
@@ -489,6 +494,38 @@ static ssize_t members_show(struct kobject *kobj, struct kobj_attribute *attr,
 	return len;
 }
 
+/*
+ * The group's share of its members' telemetry: what its own buckets held
+ * back. Summed over the current members; one that leaves takes its share.
+ */
+static ssize_t throttle_stats_show_grp(struct kobject *kobj,
+				       struct kobj_attribute *attr, char *buf)
+{
+	struct vqos_group *grp = to_group(kobj);
+	u64 reqs = 0, iops_ns = 0, bps_ns = 0, now = ktime_get_ns();
+	struct vqos_lim_stats st;
+	unsigned int held = 0;
+	struct vqos_dev *dev;
+
+	mutex_lock(&vqos_groups_mutex);
+	list_for_each_entry(dev, &grp->members, group_node) {
+		spin_lock(&dev->qos.lock);
+		vqos_limiter_stats(&dev->qos.lim, now, &st);
+		if (dev->qos.lim.throttled &&
+		    dev->qos.lim.thr_cls >= VQOS_CLS_GRP_IOPS)
+			held++;
+		spin_unlock(&dev->qos.lock);
+		reqs += st.group_throttled_ios;
+		iops_ns += st.throttled_ns[VQOS_CLS_GRP_IOPS];
+		bps_ns += st.throttled_ns[VQOS_CLS_GRP_BPS];
+	}
+	mutex_unlock(&vqos_groups_mutex);
+	return sysfs_emit(buf,
+			  "throttled_reqs %llu\nover_iops_us %llu\nover_bps_us %llu\nheld %u\n",
+			  reqs, div_u64(iops_ns, NSEC_PER_USEC),
+			  div_u64(bps_ns, NSEC_PER_USEC), held);
+}
+
 #define VQOS_GRP_KNOB(_name)						\
 	static struct kobj_attribute grp_attr_##_name =			\
 		__ATTR(_name, 0644, vqos_grp_knob_show, vqos_grp_knob_store)
@@ -507,6 +544,8 @@ VQOS_GRP_KNOB(bps_burst_rate);
 VQOS_GRP_KNOB(bps_one_time_burst);
 VQOS_GRP_KNOB(iops_size);
 static struct kobj_attribute grp_attr_members = __ATTR_RO(members);
+static struct kobj_attribute grp_attr_throttle_stats =
+	__ATTR(throttle_stats, 0444, throttle_stats_show_grp, NULL);
 
 static struct attribute *vqos_grp_attrs[] = {
 	&grp_attr_iops_limit.attr,
@@ -523,6 +562,7 @@ static struct attribute *vqos_grp_attrs[] = {
 	&grp_attr_bps_one_time_burst.attr,
 	&grp_attr_iops_size.attr,
 	&grp_attr_members.attr,
+	&grp_attr_throttle_stats.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(vqos_grp);

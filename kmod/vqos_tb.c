@@ -383,6 +383,8 @@ static void vqos_limiter_note(struct vqos_limiter *l, enum vqos_lim_class cls,
 	}
 	if (!l->throttled) {
 		l->stats.throttled_ios++;
+		if (cls >= VQOS_CLS_GRP_IOPS)
+			l->stats.group_throttled_ios++;
 		l->throttled = true;
 		l->thr_since = now;
 	}

@@ -149,11 +149,13 @@ struct vqos_limiter_cfg {
 /**
  * struct vqos_lim_stats - throttling telemetry of a limiter
  * @throttled_ios: requests that were refused at least once
+ * @group_throttled_ios: of those, the ones a group's bucket refused first
  * @throttled_ns: time in ns during which a request was held back, by the
  *	class that held it (index &enum vqos_lim_class; [VQOS_CLS_NONE] is 0)
  */
 struct vqos_lim_stats {
 	u64 throttled_ios;
+	u64 group_throttled_ios;
 	u64 throttled_ns[VQOS_CLS_NR];
 };
 

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vqos_dev.sh"
 
-tap_plan 16
+tap_plan 17
 ko=$(vqos_ko vqos) || { tap_skip_rest "kmod/vqos.ko not built"; exit 0; }
 command -v fio >/dev/null || { tap_skip_rest "fio not installed"; exit 0; }
 command -v jq >/dev/null || { tap_skip_rest "jq not installed"; exit 0; }
@@ -132,6 +132,14 @@ tap_check "group limit 60: both devices together within 10% ($run)" \
 	within "$run" 1 60 10
 tap_check "group waits are counted as group time" \
 	test "$(tstat q0 over_group_iops_us)" -gt 0
+# The group's own file: the sum of what its buckets held, over members.
+gstat() { sed -n "s/^$1 //p" /sys/devices/vqos/groups/vm1/throttle_stats; }
+# Members first: time only grows, so the group's sum read after is >=.
+m_us=$(( $(tstat q0 over_group_iops_us) + $(tstat q1 over_group_iops_us) ))
+g_us=$(gstat over_iops_us) g_reqs=$(gstat throttled_reqs)
+tap_check "the group's throttle_stats: $g_reqs requests, $g_us us held (members: $m_us us)" \
+	test "$g_reqs" -gt 0 -a "$g_us" -gt 0 -a "$g_us" -ge "$m_us" \
+		-a "$(gstat held)" -le 2
 tap_check "a group with members cannot be deleted" \
 	eval '! echo vm1 > /sys/devices/vqos/group_del 2>/dev/null'
 echo "" > "$(qos q0 group)"; echo "" > "$(qos q1 group)"
@@ -139,7 +147,7 @@ tap_check "an empty group can be deleted" \
 	eval 'echo vm1 > /sys/devices/vqos/group_del &&
 	      test ! -e /sys/devices/vqos/groups/vm1'
 
-# 64 KiB/s: the bucket is 655 bytes deep; 256 KiB reads go into debt.
+# 64 KiB/s: the bucket is 6553 bytes deep; 256 KiB reads go into debt.
 echo 65536 > "$(qos q0 bps_limit)"
 start=$(date +%s%N)
 dd if="$d0" of=/dev/null bs=256k count=2 iflag=direct status=none

@@ -700,6 +700,7 @@ static void vqos_tb_test_stats(struct kunit *test)
 						 t + MS / 4 + 250 * MS, &cls), 0ULL);
 	vqos_limiter_stats(l, t + SEC, &st);
 	KUNIT_EXPECT_EQ(test, st.throttled_ios, 2ULL);
+	KUNIT_EXPECT_EQ(test, st.group_throttled_ios, 0ULL);
 	KUNIT_EXPECT_EQ(test, st.throttled_ns[VQOS_CLS_IOPS], MS + MS / 4);
 	KUNIT_EXPECT_EQ(test, st.throttled_ns[VQOS_CLS_BPS], 250 * MS);
 
@@ -722,6 +723,7 @@ static void vqos_tb_test_stats(struct kunit *test)
 	vqos_limiter_unthrottle(l, t + 3 * MS);
 	vqos_limiter_stats(l, t + 100 * SEC, &st);
 	KUNIT_EXPECT_EQ(test, st.throttled_ios, 3ULL);
+	KUNIT_EXPECT_EQ(test, st.group_throttled_ios, 1ULL);
 	KUNIT_EXPECT_EQ(test, st.throttled_ns[VQOS_CLS_GRP_BPS], MS);
 	KUNIT_EXPECT_EQ(test, g->stats.throttled_ios, 0ULL);
 
@@ -736,6 +738,7 @@ static void vqos_tb_test_stats(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, l->throttled);
 	vqos_limiter_stats(l, t + 100 * SEC, &st);
 	KUNIT_EXPECT_EQ(test, st.throttled_ios, 4ULL);
+	KUNIT_EXPECT_EQ(test, st.group_throttled_ios, 1ULL);
 	KUNIT_EXPECT_EQ(test, st.throttled_ns[VQOS_CLS_IOPS], 2 * MS + MS / 4);
 	KUNIT_EXPECT_EQ(test, st.throttled_ns[VQOS_CLS_BPS], 250 * MS);
 	KUNIT_EXPECT_EQ(test, st.throttled_ns[VQOS_CLS_GRP_BPS], MS);
