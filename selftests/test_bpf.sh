@@ -9,8 +9,9 @@
 #   - per device, the reads vqos-lat counted equal fio's total_ios; the p99
 #     of total latency lies between the disk's latency and fio's clat p99,
 #     and agrees with fio's clat p99 within VQOS_BPF_TOL percent (default
-#     10) - a comparison skipped, visibly, when the VM itself adds more
-#     than half that at the median (a loaded TCG host);
+#     10) once what the VM adds outside the device at the median (fio's
+#     p50 minus vqos-lat's) is added to it - a comparison skipped, visibly,
+#     when that is more than half the tolerance (a loaded TCG host);
 #   - "bpftool map dump pinned" output parses (bpftool -j) and names the
 #     histogram fields, and its per-CPU counts add up to fio's;
 #   - with an iops_limit on one device, only that device's throttle-wait
@@ -217,8 +218,12 @@ for g in g0 g1; do
 		'BEGIN { exit !(f > 0 && (f - l) * 200 <= t * f) }'; then
 		tap_skip "$g: p99 within $TOL% of fio's clat p99" \
 			"the VM adds $(((${fio_p50%.*} - ${lat_p50%.*}) / 1000)) us outside the device at the median ($nums)"
-	elif within "$lat_p99" "$fio_p99" "$TOL"; then
-		tap_ok "$g: p99 within $TOL% of fio's clat p99 ($lat_p99 vs $fio_p99 ns)"
+	elif adj=$(awk -v l="$lat_p99" -v a="$lat_p50" -v f="$fio_p50" \
+			'BEGIN { d = f - a; printf "%.0f", l + (d > 0 ? d : 0) }') &&
+	     within "$adj" "$fio_p99" "$TOL"; then
+		# fio's clat also holds the guest's path to the ring and back,
+		# which the device cannot see: its median share is added.
+		tap_ok "$g: p99 within $TOL% of fio's clat p99 ($lat_p99 + the VM's $(((${fio_p50%.*} - ${lat_p50%.*}) / 1000)) us at p50 vs $fio_p99 ns)"
 	else
 		tap_fail "$g: p99 within $TOL% of fio's clat p99" "$nums"
 	fi
