@@ -57,7 +57,7 @@ else
 fi
 : "${ISO_DEPTH:=4}"			# ... x 4 slots
 : "${ISO_AGG_QD:=32}"			# >= 4 x ISO_DEPTH
-: "${ISO_PHASES:=alone noqos vqos iomax}"
+: "${ISO_PHASES:=alone noqos vqos iomax plain}"
 
 # --- limiter precision --------------------------------------------------------
 : "${PREC_SECS:=10}"

@@ -330,7 +330,8 @@ def main():
     L.append("| --- | --- | --- | --- | --- | --- | --- |")
     pn = {"alone": "victim alone", "noqos": "+ aggressor, no QoS",
           "vqos": f"+ aggressor, vqos iops_limit {cfg.get('ISO_LIMIT', '')}",
-          "iomax": f"+ aggressor on the plain disk, cgroup io.max riops={cfg.get('ISO_LIMIT', '')}"}
+          "iomax": f"+ aggressor on the plain disk, cgroup io.max riops={cfg.get('ISO_LIMIT', '')}",
+          "plain": "+ aggressor on the plain disk, no limit"}
     for ph in phases:
         e = iso[ph]
         L.append(f"| {pn.get(ph, ph)} | {fspread(e['victim_p50_ms'])} | {fspread(e['victim_p99_ms'])} | "
@@ -452,12 +453,13 @@ def make_plots(raw, outdir, phases, pn, cfg):
         plot = "aggressor.png"
         lim = cfg.get("ISO_LIMIT", "1000")
         cmds = ["set terminal png noenhanced size 900,560", f"set output '{os.path.join(outdir, plot)}'",
-                "set xlabel 'time (s)'", "set ylabel 'aggressor IOPS (1 s averages)'",
-                "set grid", "set yrange [0:*]", "set key bottom right",
+                "set xlabel 'time (s)'", "set ylabel 'aggressor IOPS (100 ms averages)'",
+                "set grid", "set yrange [0:*]", "set key below",
                 "set title 'Aggressor IOPS over time (round 1)'"]
-        cmds.append("plot " + ", ".join(f"'{fn}' using 1:2 with linespoints lw 2 title '{t}'"
-                                         for fn, t in series)
-                    + f", {lim} with lines dt 2 lw 2 lc rgb 'black' title 'limit {lim}'")
+        # The limit first, thin, so that a series exactly on it shows.
+        cmds.append(f"plot {lim} with lines dt 2 lw 1 lc rgb 'black' title 'limit {lim}', "
+                    + ", ".join(f"'{fn}' using 1:2 with lines lw 2 title '{t}'"
+                                for fn, t in series))
         if subprocess.run(["gnuplot"], input="\n".join(cmds), text=True).returncode == 0:
             made.append(plot)
     shutil.rmtree(tmp, ignore_errors=True)
