@@ -450,6 +450,8 @@ def make_plots(raw, outdir, phases, pn, cfg):
                 f.write(f"{t / 1000} {v}\n")
         series.append((fn, pn.get(ph, ph)))
     if series:
+        # vqos's series last, on top: it lies on the limit line.
+        series.sort(key=lambda fs: fs[1] == pn.get("vqos"))
         plot = "aggressor.png"
         lim = cfg.get("ISO_LIMIT", "1000")
         cmds = ["set terminal png noenhanced size 900,560", f"set output '{os.path.join(outdir, plot)}'",
