@@ -61,12 +61,6 @@ VM_CHECK := $(if $(KDIR_IS_TEST_KERNEL),,VQOS_KDIR=$(KDIR)) scripts/vm-check --f
 
 .PHONY: all modules kernel deps check vm demo bench clean selftests-modules bpf kdir-check
 
-# What kbuild leaves of the modules (not "make M=. clean": it also takes
-# the *.o of bpf/).
-clean_module_objs = find kmod guest-driver -type f \( -name '*.o' -o -name '*.ko' \
-	-o -name '*.mod' -o -name '*.mod.c' -o -name '.*.cmd' -o -name '*.order' \
-	-o -name '.*.d' \) -delete; rm -f Module.symvers modules.order
-
 all: modules
 
 kdir-check:
@@ -82,12 +76,8 @@ modules: kdir-check
 ifeq ($(missing_kbuild),)
 	@# A kernel without vDPA: name the options, not modpost's errors.
 	@$(SHELL) scripts/kconfig-check $(KDIR)
-	@# Objects built against another tree (make bench's perf kernel, say)
-	@# would not be rebuilt, and would load into this one and crash it.
-	@if [ "$$(cat .vqos-kdir 2>/dev/null)" != "$(KDIR)" ]; then \
-		$(clean_module_objs); \
-		echo "$(KDIR)" > .vqos-kdir; \
-	fi
+	@# Built before for another tree (make bench's perf kernel, say)? kbuild
+	@# sees the compiler flags change and rebuilds every object.
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 else
 	@echo "make: SKIP building vqos modules: $(missing_kbuild) not written yet"
@@ -174,8 +164,9 @@ clean:
 	$(MAKE) -C selftests/modules clean
 	$(MAKE) -C selftests/hostile clean
 	@if [ -f bpf/Makefile ]; then $(MAKE) -C bpf clean; fi
-	$(clean_module_objs)
-	rm -f .vqos-kdir
+	find kmod guest-driver -type f \( -name '*.o' -o -name '*.ko' -o -name '*.mod' \
+		-o -name '*.mod.c' -o -name '.*.cmd' -o -name '*.order' -o -name '.*.d' \) -delete
+	rm -f Module.symvers modules.order
 	@# Not .vm/run.*: a running VM reads its snapshot of the checkout there
 	@# (scripts/vm-run removes its own run directories, and stale ones).
 	rm -f .vm/check.log
