@@ -79,6 +79,35 @@ struct vqos_dev;
 struct vqos_vq;
 
 /**
+ * enum vqos_wait - where a request that cannot start waits (vqos_admit.c)
+ * @VQOS_WAIT_READ: held by the limits, counting as a read
+ * @VQOS_WAIT_WRITE: held by the limits, counting as a write
+ * @VQOS_WAIT_SLOT: passed its limits, waiting for a slot in its pool
+ * @VQOS_WAIT_NR: number of queues
+ */
+enum vqos_wait {
+	VQOS_WAIT_READ = 0,
+	VQOS_WAIT_WRITE = 1,
+	VQOS_WAIT_SLOT,
+	VQOS_WAIT_NR,
+};
+
+/**
+ * struct vqos_waitq - requests waiting to start, oldest first
+ * @reqs: the requests, through &vqos_req.park_node
+ * @nr: how many (read locklessly for stats and vqos_pause())
+ * @due: limit queues: when the head fits, CLOCK_MONOTONIC ns
+ * @shared: limit queues: the head was refused by a bucket reads and
+ *	writes share, so the other direction must wait too
+ */
+struct vqos_waitq {
+	struct list_head reqs;
+	unsigned int nr;
+	u64 due;
+	bool shared;
+};
+
+/**
  * struct vqos_seg - one guest buffer of a chain
  * @addr: guest address
  * @len: bytes, non-zero
@@ -130,6 +159,7 @@ struct vqos_xlate {
  * struct vqos_req - one request taken from a ring
  * @vq: owning queue
  * @node: on @vq->done once the backend has finished with it
+ * @park_node: in a &vqos_waitq while it cannot start
  * @free_next: link in @vq->free while unused
  * @head: descriptor head to return in the used ring
  * @status: virtio-blk status to write back
@@ -140,6 +170,11 @@ struct vqos_xlate {
  * @bvec: guest pages of the data, or the bounce pages
  * @nr_bvec: entries used in @bvec
  * @bounce: @bvec holds our own pages, to copy to the guest on completion
+ * @cost_write: it counts as a write against the limits
+ * @limited: it passed its limits (they are charged once)
+ * @slot: it holds a slot of its pool, until vqos_admit_done()
+ * @cost_bytes: the bytes it counts as against the limits
+ * @admit_ns: when it passed its limits
  * @dwz: discard/write-zeroes segment, CPU order
  * @slow_work: runs flush, discard and write-zeroes off the worker
  * @ret: backend result, bytes or -errno
@@ -151,11 +186,17 @@ struct vqos_xlate {
 struct vqos_req {
 	struct vqos_vq *vq;
 	struct llist_node node;
+	struct list_head park_node;
 	struct vqos_req *free_next;
 	u16 head;
 	u8 status;
 	bool bounce;
+	bool cost_write;
+	bool limited;
+	bool slot;
 	u32 used_len;
+	u64 cost_bytes;
+	u64 admit_ns;
 	u64 status_iova;
 	struct vqos_req_plan plan;
 	struct kiocb iocb;
@@ -294,6 +335,8 @@ struct vqos_stats {
  * @cfg: operator configuration
  * @file: the open backing file, NULL without medium
  * @bdev: the backing block device, claimed for vqos, or NULL
+ * @req_done: the engine's completion, vqos_req_done(), which the backend
+ *	calls (any context) without knowing the engine
  * @slow_wq: runs this device's flush, discard and write-zeroes, at most
  *	VQOS_SLOW_MAX_ACTIVE at once
  * @blk_size: logical block size of the backing store, offered to the driver
@@ -309,8 +352,8 @@ struct vqos_stats {
  * @serial: GET_ID string
  * @qos: this device's limiter
  * @qos_timer: resumes the worker when a held request fits
- * @held: a request that did not fit, started before anything else
- * @held_due: CLOCK_MONOTONIC ns at which @held fits (the timer's expiry)
+ * @qos_changed: the limits changed since the worker last looked
+ * @parked: requests that cannot start yet (vqos_admit.c); worker only
  * @group: the group whose budget the device shares, or NULL; written
  *	under vqos_groups_mutex and @qos.lock, read under either
  * @group_node: entry in the group's member list
@@ -336,6 +379,7 @@ struct vqos_dev {
 	struct vqos_cfg cfg;
 	struct file *file;
 	struct block_device *bdev;
+	void (*req_done)(struct vqos_req *req, long ret);
 	struct workqueue_struct *slow_wq;
 	u32 blk_size;
 	bool direct;
@@ -350,8 +394,8 @@ struct vqos_dev {
 	char serial[VQOS_ID_BYTES + 1];
 	struct vqos_qos qos;
 	struct hrtimer qos_timer;
-	struct vqos_req *held;
-	u64 held_due;
+	bool qos_changed;
+	struct vqos_waitq parked[VQOS_WAIT_NR];
 	struct vqos_group *group;
 	struct list_head group_node;
 };
@@ -373,17 +417,41 @@ static inline bool vqos_has_feature(const struct vqos_dev *dev,
 	return dev->features & BIT_ULL(bit);
 }
 
+/**
+ * vqos_kick() - run the device's worker
+ * @dev: the device
+ *
+ * Safe in any context, including hard interrupts.
+ */
+static inline void vqos_kick(struct vqos_dev *dev)
+{
+	kthread_queue_work(dev->worker, &dev->work);
+}
+
 /* vqos_blk.c: the request engine */
 void vqos_work_fn(struct kthread_work *work);
 int vqos_vq_enable(struct vqos_vq *vq);
 void vqos_vq_disable(struct vqos_vq *vq);
-void vqos_kick(struct vqos_dev *dev);
 void vqos_drain(struct vqos_dev *dev);
 void vqos_pause(struct vqos_dev *dev);
 void vqos_unpause(struct vqos_dev *dev);
-void vqos_drop_held(struct vqos_dev *dev, struct vqos_vq *vq);
+void vqos_drop_parked(struct vqos_dev *dev, struct vqos_vq *vq);
 u64 vqos_device_features(const struct vqos_dev *dev);
 void vqos_fill_config(struct vqos_dev *dev, struct vqos_config *config);
+
+/* vqos_admit.c: limits, then pool slot */
+void vqos_admit_init(struct vqos_dev *dev);
+bool vqos_admit_new(struct vqos_req *req);
+void vqos_admit_ready(struct vqos_dev *dev, struct list_head *ready);
+void vqos_admit_drop(struct vqos_dev *dev, struct vqos_vq *vq,
+		     struct list_head *dropped);
+void vqos_admit_done(struct vqos_req *req, u64 now);
+unsigned int vqos_admit_parked(struct vqos_dev *dev);
+
+/* vqos_pool.c: devices sharing a backing store */
+bool vqos_pool_get(struct vqos_dev *dev, u64 now, bool *slot);
+void vqos_pool_put(struct vqos_dev *dev, u64 now, u64 lat_ns, u64 svc_ns);
+void vqos_pool_cancel(struct vqos_dev *dev);
 
 /* vqos_ring.c: split virtqueue, device side */
 int vqos_ring_pop(struct vqos_vq *vq, u16 *head, struct vqos_chain *c);
@@ -407,6 +475,8 @@ int vqos_iotlb_copy(struct vqos_dev *dev, struct vqos_xlate *x, u64 iova,
 int vqos_backend_open(struct vqos_dev *dev);
 void vqos_backend_close(struct vqos_dev *dev);
 void vqos_backend_submit(struct vqos_req *req);
+
+/* The backend calls this when it is done with a request (any context). */
 void vqos_req_done(struct vqos_req *req, long ret);
 
 /* vqos_sysfs.c */

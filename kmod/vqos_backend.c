@@ -149,7 +149,7 @@ static void vqos_rw_complete(struct kiocb *iocb, long ret)
 {
 	struct vqos_req *req = container_of(iocb, struct vqos_req, iocb);
 
-	vqos_req_done(req, ret);
+	req->vq->dev->req_done(req, ret);
 }
 
 static void vqos_slow_fn(struct work_struct *work)
@@ -182,14 +182,14 @@ static void vqos_slow_fn(struct work_struct *work)
 	default:
 		ret = -EINVAL;
 	}
-	vqos_req_done(req, ret);
+	dev->req_done(req, ret);
 }
 
 /**
  * vqos_backend_submit() - start a validated request on the backing store
  * @req: the request; reads and writes have their bvecs mapped
  *
- * Completion is reported through vqos_req_done(), possibly before this
+ * Completion is reported through @dev->req_done, possibly before this
  * returns.
  */
 void vqos_backend_submit(struct vqos_req *req)
@@ -200,7 +200,7 @@ void vqos_backend_submit(struct vqos_req *req)
 	ssize_t ret;
 
 	if (!file) {
-		vqos_req_done(req, -EIO);
+		dev->req_done(req, -EIO);
 		return;
 	}
 

@@ -9,7 +9,7 @@
  * between turns and every queue gets its share.
  *
  * Every request, whatever its type, passes the device's and its group's
- * limits before it reaches the backend (vqos_req_cost()).
+ * limits before it reaches the backend (vqos_admit.c).
  */
 #include <linux/highmem.h>
 #include <linux/rcupdate.h>
@@ -81,23 +81,12 @@ void vqos_fill_config(struct vqos_dev *dev, struct vqos_config *config)
 }
 
 /**
- * vqos_kick() - run the device's worker
- * @dev: the device
- *
- * Safe in any context, including hard interrupts.
- */
-void vqos_kick(struct vqos_dev *dev)
-{
-	kthread_queue_work(dev->worker, &dev->work);
-}
-
-/**
  * vqos_drain() - wait until no request is in flight
  * @dev: the device, with @dev->running already cleared
  *
  * The worker keeps reaping completions while the device is stopped, on
  * every queue that has requests, ready or not; it recycles them without
- * touching the rings, and drops a held request.
+ * touching the rings, and drops the requests parked in admission.
  */
 void vqos_drain(struct vqos_dev *dev)
 {
@@ -161,7 +150,7 @@ err_free:
 /**
  * vqos_vq_disable() - stop a queue and free its pool
  * @vq: the queue; device lock held, worker paused or quiesced, and no
- *	request of the queue in flight or held (vqos_drop_held())
+ *	request of the queue in flight or parked (vqos_drop_parked())
  */
 void vqos_vq_disable(struct vqos_vq *vq)
 {
@@ -227,9 +216,9 @@ static void vqos_req_put(struct vqos_req *req)
 	req->free_next = vq->free;
 	vq->free = req;
 	atomic_dec(&vq->inflight);
-	/* vqos_pause() waits for 1 (the held request), vqos_drain() for 0. */
-	if (atomic_dec_return(&dev->inflight) <= 1 &&
-	    wq_has_sleeper(&dev->quiesced))
+	atomic_dec(&dev->inflight);
+	/* vqos_pause() waits for the parked ones, vqos_drain() for none. */
+	if (wq_has_sleeper(&dev->quiesced))
 		wake_up_all(&dev->quiesced);
 }
 
@@ -314,10 +303,11 @@ put:
  * @req: the request
  * @ret: bytes transferred, or -errno
  *
- * Any context. The worker writes the result back. Once @req is on the
- * list, the worker may complete it and the device may be freed: the RCU
- * read section keeps the device until the kick is done (vqos_free()
- * waits for it).
+ * Any context. Gives the request's pool slot back, then the worker writes
+ * the result back. Once @req is on the list, the worker may complete it
+ * and the device may be freed: the RCU read section keeps the device (and
+ * any device the pool wakes) until the kicks are done (vqos_free() waits
+ * for it).
  */
 void vqos_req_done(struct vqos_req *req, long ret)
 {
@@ -329,6 +319,7 @@ void vqos_req_done(struct vqos_req *req, long ret)
 	trace_vqos_req_backend(dev->id, vq->idx, req->head,
 			       vqos_trace_op(req->plan.op), req->plan.len, ret);
 	rcu_read_lock();
+	vqos_admit_done(req, req->backend_ns);
 	llist_add(&req->node, &vq->done);
 	vqos_kick(dev);
 	rcu_read_unlock();
@@ -496,40 +487,6 @@ static void vqos_req_issue(struct vqos_req *req)
 	vqos_backend_submit(req);
 }
 
-/**
- * vqos_req_cost() - what a request costs against the limits
- * @req: a validated request
- * @write: set if it counts as a write (else as a read)
- * @bytes: set to the bytes it counts as
- *
- * Every request costs at least one operation (vqos_limiter_ops()): a
- * guest cannot flood the backing with requests that no limit sees. Flush
- * is a write that moves no data; GET_ID a read that moves none. A
- * write-zeroes costs its whole length, as the writes the backend may turn
- * it into would. A discard moves no data: it costs VQOS_DISCARD_BYTES, as
- * blk-throttle charges one sector, and its size is bounded by
- * max_discard_sectors. Documented in the sysfs ABI.
- */
-static void vqos_req_cost(const struct vqos_req *req, bool *write, u64 *bytes)
-{
-	*write = req->plan.op != VQOS_OP_READ && req->plan.op != VQOS_OP_GET_ID;
-	switch (req->plan.op) {
-	case VQOS_OP_READ:
-	case VQOS_OP_WRITE:
-		*bytes = req->plan.len;
-		break;
-	case VQOS_OP_WRITE_ZEROES:
-		*bytes = (u64)req->dwz.nr_sectors * VQOS_SECTOR_SIZE;
-		break;
-	case VQOS_OP_DISCARD:
-		*bytes = VQOS_DISCARD_BYTES;
-		break;
-	default:
-		*bytes = 0;
-		break;
-	}
-}
-
 /* Admitted: run the request. */
 static void vqos_req_go(struct vqos_req *req)
 {
@@ -558,16 +515,6 @@ static void vqos_req_go(struct vqos_req *req)
 		vqos_backend_submit(req);
 		return;
 	}
-}
-
-/* The limits say when @req may start: 0 for now. */
-static u64 vqos_req_admit(struct vqos_req *req, u64 now, u64 due)
-{
-	bool write;
-	u64 bytes;
-
-	vqos_req_cost(req, &write, &bytes);
-	return vqos_qos_admit(req->vq->dev, write, bytes, now, due);
 }
 
 /* Read and check a discard or write-zeroes segment. */
@@ -637,24 +584,19 @@ static void vqos_req_no_status(struct vqos_req *req)
 	vqos_req_put(req);
 }
 
-/*
- * Validate and start one request. Returns true if the request did not fit
- * the device's limits: it is held, and the device takes nothing more
- * until the timer says it fits.
- */
-static bool vqos_req_start(struct vqos_req *req,
+/* Validate a request just taken from a ring, and start it if admitted. */
+static void vqos_req_start(struct vqos_req *req,
 			   const struct vqos_req_limits *lim)
 {
 	struct vqos_vq *vq = req->vq;
-	struct vqos_dev *dev = vq->dev;
 	enum vqos_bad bad;
-	u64 deadline;
 
 	req->status = VIRTIO_BLK_S_OK;
 	req->dispatch_ns = req->start_ns;
 	req->backend_ns = req->start_ns;
 	req->used_len = 0;
 	req->bounce = false;
+	req->slot = false;
 	req->nr_bvec = 0;
 	req->bvec = vq->bvecs + (req - vq->reqs) * VQOS_REQ_BVECS;
 	req->plan.op = VQOS_OP_INVALID;
@@ -662,24 +604,13 @@ static bool vqos_req_start(struct vqos_req *req,
 
 	if (!req->chain.in_len) {
 		vqos_req_no_status(req);
-		return false;
+		return;
 	}
 	bad = vqos_req_parse(req, lim);
-	if (bad) {
+	if (bad)
 		vqos_req_fail(req, bad);
-		return false;
-	}
-	deadline = vqos_req_admit(req, req->start_ns, 0);
-	if (deadline) {
-		dev->held = req;
-		dev->held_due = deadline;
-		trace_vqos_req_throttle(dev->id, vq->idx, req->head,
-					deadline - req->start_ns);
-		vqos_qos_arm(dev, deadline);
-		return true;
-	}
-	vqos_req_go(req);
-	return false;
+	else if (vqos_admit_new(req))
+		vqos_req_go(req);
 }
 
 /* Take up to a batch of requests; true if the queue may have more. */
@@ -707,8 +638,7 @@ static bool vqos_vq_dispatch(struct vqos_vq *vq,
 		atomic_inc(&vq->inflight);
 		atomic_inc(&dev->inflight);
 		req->start_ns = ktime_get_ns();
-		if (vqos_req_start(req, lim))
-			return false;
+		vqos_req_start(req, lim);
 	}
 	return true;
 }
@@ -721,19 +651,19 @@ static bool vqos_vq_dispatch(struct vqos_vq *vq,
  * whether the device runs or not: afterwards no request is in the backend
  * and the worker touches no guest memory until vqos_unpause(). On a
  * running device every request in flight completes to the used ring (the
- * guest sees it, as from a real device that pauses) and a request held by
- * the limiter stays held; on a stopped one (reset pending, ring broken)
- * the worker recycles them, as vqos_drain().
+ * guest sees it, as from a real device that pauses) and requests parked
+ * in admission stay parked (they have touched no data); on a stopped one
+ * (reset pending, ring broken) the worker recycles them, as vqos_drain().
  */
 void vqos_pause(struct vqos_dev *dev)
 {
 	lockdep_assert_held(&dev->lock);
 	WRITE_ONCE(dev->paused, true);
-	/* After this turn, the worker only completes: @held is stable. */
+	/* After this turn, the worker only completes: @parked is stable. */
 	kthread_flush_work(&dev->work);
 	vqos_kick(dev);
 	wait_event(dev->quiesced,
-		   atomic_read(&dev->inflight) <= (READ_ONCE(dev->held) ? 1 : 0));
+		   atomic_read(&dev->inflight) <= vqos_admit_parked(dev));
 	kthread_flush_work(&dev->work);
 }
 
@@ -748,35 +678,31 @@ void vqos_unpause(struct vqos_dev *dev)
 }
 
 /**
- * vqos_drop_held() - forget the held request of a queue being disabled
- * @dev: the device, lock held, paused or stopped
- * @vq: the queue
+ * vqos_drop_parked() - recycle requests parked in admission
+ * @dev: the device; its worker, or lock held with the worker paused
+ * @vq: only this queue's (being disabled), or NULL for all (stopped)
  */
-void vqos_drop_held(struct vqos_dev *dev, struct vqos_vq *vq)
+void vqos_drop_parked(struct vqos_dev *dev, struct vqos_vq *vq)
 {
-	if (!dev->held || dev->held->vq != vq)
-		return;
-	vqos_qos_abandon(dev);
-	vqos_req_put(dev->held);
-	dev->held = NULL;
+	struct vqos_req *req, *tmp;
+	LIST_HEAD(dropped);
+
+	vqos_admit_drop(dev, vq, &dropped);
+	list_for_each_entry_safe(req, tmp, &dropped, park_node)
+		vqos_req_put(req);
 }
 
-/* The held request fits now: start it. False if it must wait more. */
-static bool vqos_release_held(struct vqos_dev *dev)
+/* Start what admission lets go; true if something was. */
+static bool vqos_start_ready(struct vqos_dev *dev)
 {
-	struct vqos_req *req = dev->held;
-	u64 deadline = vqos_req_admit(req, req->start_ns, dev->held_due);
+	struct vqos_req *req, *tmp;
+	LIST_HEAD(ready);
 
-	if (deadline) {
-		dev->held_due = deadline;
-		vqos_qos_arm(dev, deadline);
+	vqos_admit_ready(dev, &ready);
+	if (list_empty(&ready))
 		return false;
-	}
-	dev->held = NULL;
-	/* Resume round robin after the queue that was held. */
-	dev->rr = req->vq->idx;
-	vqos_req_go(req);
-	vqos_vq_notify(req->vq);
+	list_for_each_entry_safe(req, tmp, &ready, park_node)
+		vqos_req_go(req);
 	return true;
 }
 
@@ -796,17 +722,18 @@ void vqos_work_fn(struct kthread_work *work)
 		if (dev->vqs[i].reqs)
 			vqos_vq_reap(&dev->vqs[i]);
 	if (!READ_ONCE(dev->running)) {
-		if (dev->held)
-			vqos_drop_held(dev, dev->held->vq);
+		vqos_drop_parked(dev, NULL);
 		return;
 	}
 	if (READ_ONCE(dev->paused))
 		return;		/* vqos_unpause() kicks */
-	if (dev->held && !vqos_release_held(dev))
-		return;
 
+	/* Parked requests first: they were taken from the rings earlier. */
 	vqos_req_limits(dev, &lim);
-	for (i = 0; i < nvqs && !dev->held; i++) {
+	if (vqos_start_ready(dev))
+		for (i = 0; i < nvqs; i++)
+			vqos_vq_notify(&dev->vqs[i]);
+	for (i = 0; i < nvqs; i++) {
 		struct vqos_vq *vq = &dev->vqs[(dev->rr + i) % nvqs];
 
 		if (vq->ready) {
@@ -817,6 +744,6 @@ void vqos_work_fn(struct kthread_work *work)
 		cond_resched();
 	}
 	dev->rr = (dev->rr + 1) % nvqs;
-	if (more && !dev->held)
+	if (more)
 		vqos_kick(dev);
 }

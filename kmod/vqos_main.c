@@ -143,7 +143,7 @@ static void vqos_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
 			dev_warn_ratelimited(&vdpa->dev,
 					     "cannot enable queue %u\n", idx);
 	} else {
-		vqos_drop_held(dev, vq);
+		vqos_drop_parked(dev, vq);
 		vqos_vq_disable(vq);
 	}
 	vqos_unpause(dev);
@@ -386,8 +386,8 @@ static int vqos_dma_unmap(struct vdpa_device *vdpa, unsigned int asid,
 	 * them: pause (running or not: a stopped device may still have I/O
 	 * in the backend), then drop them. On a running device requests in
 	 * flight reach the used ring first: a VMM remaps memory while the
-	 * guest runs. A request held by the rate limiter has touched no data
-	 * yet; it stays held.
+	 * guest runs. Requests parked in admission have touched no data yet;
+	 * they stay parked.
 	 */
 	mutex_lock(&dev->lock);
 	vqos_pause(dev);
@@ -491,6 +491,8 @@ static int vqos_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 	atomic_set(&dev->inflight, 0);
 	vhost_iotlb_init(&dev->iotlb, VQOS_IOTLB_LIMIT, 0);
 	kthread_init_work(&dev->work, vqos_work_fn);
+	dev->req_done = vqos_req_done;
+	vqos_admit_init(dev);
 	vqos_qos_dev_init(dev);
 	for (i = 0; i < VQOS_MAX_QUEUES; i++) {
 		dev->vqs[i].dev = dev;

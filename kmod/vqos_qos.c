@@ -42,6 +42,7 @@ void vqos_qos_init(struct vqos_qos *q)
  * @bytes: its data length
  * @fetched: when the request was taken from the ring (CLOCK_MONOTONIC ns)
  * @due: for a held request, the time it was due to fit (0 otherwise)
+ * @shared: set if refused by a bucket that reads and writes share
  *
  * Called by the device's worker for every read and write. With no limit
  * set and no group it costs three loads. A new request is admitted as of
@@ -61,13 +62,14 @@ void vqos_qos_init(struct vqos_qos *q)
  * the CLOCK_MONOTONIC time in ns at which it will be.
  */
 u64 vqos_qos_admit(struct vqos_dev *dev, bool write, u64 bytes, u64 fetched,
-		   u64 due)
+		   u64 due, bool *shared)
 {
 	struct vqos_qos *q = &dev->qos;
 	enum vqos_lim_class cls;
 	struct vqos_group *grp;
 	u64 now, wait;
 
+	*shared = false;
 	if (likely(!READ_ONCE(q->lim.active) && !READ_ONCE(q->lim.throttled) &&
 		   !READ_ONCE(dev->group)))
 		return 0;
@@ -84,20 +86,35 @@ u64 vqos_qos_admit(struct vqos_dev *dev, bool write, u64 bytes, u64 fetched,
 	} else {
 		wait = vqos_limiter_admit(&q->lim, write, bytes, now, &cls);
 	}
+	*shared = wait && vqos_limiter_refused_shared(&q->lim);
 	spin_unlock(&q->lock);
 	return wait ? now + wait : 0;
 }
 
 /**
- * vqos_qos_abandon() - the held request is dropped (reset)
+ * vqos_qos_abandon() - the requests held in one direction are dropped
  * @dev: the device's worker
+ * @write: the direction
+ *
+ * Closes that direction's throttle interval (reset, queue disabled).
  */
-void vqos_qos_abandon(struct vqos_dev *dev)
+void vqos_qos_abandon(struct vqos_dev *dev, bool write)
 {
-	hrtimer_try_to_cancel(&dev->qos_timer);
 	spin_lock(&dev->qos.lock);
-	vqos_limiter_unthrottle(&dev->qos.lim, ktime_get_ns());
+	vqos_limiter_unthrottle_dir(&dev->qos.lim, write, ktime_get_ns());
 	spin_unlock(&dev->qos.lock);
+}
+
+/**
+ * vqos_qos_changed() - the limits changed: retry every held request now
+ * @dev: the device
+ *
+ * A held request's due time was computed with the old limits.
+ */
+void vqos_qos_changed(struct vqos_dev *dev)
+{
+	WRITE_ONCE(dev->qos_changed, true);
+	vqos_kick(dev);
 }
 
 /**
@@ -301,7 +318,7 @@ static ssize_t vqos_dev_knob_store(struct device *d,
 
 	if (ret)
 		return ret;
-	vqos_kick(dev);		/* a held request may fit now */
+	vqos_qos_changed(dev);
 	return count;
 }
 
@@ -328,12 +345,11 @@ static ssize_t throttle_stats_show(struct device *d,
 {
 	struct vqos_dev *dev = qdev(d);
 	struct vqos_telemetry t = {};
-	bool held;
+	unsigned int held;
 
 	vqos_qos_telemetry(dev, &t);
-	spin_lock(&dev->qos.lock);
-	held = dev->qos.lim.throttled;
-	spin_unlock(&dev->qos.lock);
+	held = READ_ONCE(dev->parked[VQOS_WAIT_READ].nr) +
+	       READ_ONCE(dev->parked[VQOS_WAIT_WRITE].nr);
 	return sysfs_emit(buf,
 			  "throttled_reqs %llu\nover_iops_us %llu\nover_bps_us %llu\nover_group_iops_us %llu\nover_group_bps_us %llu\nheld %u\n",
 			  le64_to_cpu(t.throttled_reqs),
@@ -405,7 +421,7 @@ static ssize_t group_store(struct device *d, struct device_attribute *attr,
 	}
 	vqos_group_set(dev, grp);
 	mutex_unlock(&vqos_groups_mutex);
-	vqos_kick(dev);
+	vqos_qos_changed(dev);
 	return count;
 }
 static DEVICE_ATTR_RW(group);
@@ -483,7 +499,7 @@ static ssize_t vqos_grp_knob_store(struct kobject *kobj,
 		return ret;
 	mutex_lock(&vqos_groups_mutex);
 	list_for_each_entry(dev, &grp->members, group_node)
-		vqos_kick(dev);
+		vqos_qos_changed(dev);
 	mutex_unlock(&vqos_groups_mutex);
 	return count;
 }
@@ -514,14 +530,16 @@ static ssize_t throttle_stats_show_grp(struct kobject *kobj,
 	struct vqos_lim_stats st;
 	unsigned int held = 0;
 	struct vqos_dev *dev;
+	int d;
 
 	mutex_lock(&vqos_groups_mutex);
 	list_for_each_entry(dev, &grp->members, group_node) {
 		spin_lock(&dev->qos.lock);
 		vqos_limiter_stats(&dev->qos.lim, now, &st);
-		if (dev->qos.lim.throttled &&
-		    dev->qos.lim.thr_cls >= VQOS_CLS_GRP_IOPS)
-			held++;
+		for (d = 0; d < 2; d++)
+			if ((dev->qos.lim.throttled & BIT(d)) &&
+			    dev->qos.lim.thr_cls[d] >= VQOS_CLS_GRP_IOPS)
+				held += READ_ONCE(dev->parked[d].nr);
 		spin_unlock(&dev->qos.lock);
 		reqs += st.group_throttled_ios;
 		iops_ns += st.throttled_ns[VQOS_CLS_GRP_IOPS];

@@ -46,9 +46,10 @@ struct vqos_dev;
 
 void vqos_qos_init(struct vqos_qos *q);
 u64 vqos_qos_admit(struct vqos_dev *dev, bool write, u64 bytes, u64 fetched,
-		   u64 due);
-void vqos_qos_abandon(struct vqos_dev *dev);
+		   u64 due, bool *shared);
+void vqos_qos_abandon(struct vqos_dev *dev, bool write);
 void vqos_qos_arm(struct vqos_dev *dev, u64 deadline);
+void vqos_qos_changed(struct vqos_dev *dev);
 enum hrtimer_restart vqos_qos_timer_fn(struct hrtimer *timer);
 void vqos_qos_dev_init(struct vqos_dev *dev);
 void vqos_qos_dev_exit(struct vqos_dev *dev);
