@@ -39,7 +39,6 @@
  * vqos_sched_tighten() and vqos_sched_loosen()).
  */
 #include <linux/errno.h>
-#include <linux/math64.h>
 #include <linux/minmax.h>
 #include <linux/string.h>
 
@@ -68,10 +67,21 @@ static u64 vqos_sched_win(const struct vqos_sched *p)
 	return max(p->cfg.win_ns, p->svc_ns * VQOS_SCHED_WIN_SVC);
 }
 
-/* Virtual cost of holding a shared slot for @ns. */
+/*
+ * Virtual cost of holding a shared slot for @ns: @ns * VQOS_SCHED_VT_SCALE
+ * / weight, by the reciprocal (relative error < 2^-14; no division on the
+ * datapath). @ns <= VQOS_SCHED_WIN_MAX, so the product fits in 58 bits.
+ */
 static u64 vqos_sched_vcost(const struct vqos_sched_member *m, u64 ns)
 {
-	return div_u64(ns * VQOS_SCHED_VT_SCALE, m->cfg.weight);
+	return (ns * m->vinv) >> 16;
+}
+
+static void vqos_sched_cfg_apply(struct vqos_sched_member *m,
+				 const struct vqos_sched_member_cfg *cfg)
+{
+	m->cfg = *cfg;
+	m->vinv = (VQOS_SCHED_VT_SCALE << 16) / cfg->weight;
 }
 
 /*
@@ -571,7 +581,7 @@ int vqos_sched_add(struct vqos_sched *p, struct vqos_sched_member *m,
 	if (ret)
 		return ret;
 	vqos_sched_win_reset(m);
-	m->cfg = *cfg;
+	vqos_sched_cfg_apply(m, cfg);
 	m->pool = p;
 	list_add_tail(&m->link, &p->members);
 	p->nmembers++;
@@ -677,7 +687,7 @@ int vqos_sched_member_set(struct vqos_sched *p, struct vqos_sched_member *m,
 	vqos_sched_unaccount(p, m);
 	if (cfg->lat_target_ns != m->cfg.lat_target_ns)
 		vqos_sched_win_reset(m);
-	m->cfg = *cfg;
+	vqos_sched_cfg_apply(m, cfg);
 	vqos_sched_account(p, m);
 	if (vqos_sched_prot_m(m))
 		p->prot_last = now;

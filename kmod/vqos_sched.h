@@ -134,6 +134,7 @@ struct vqos_sched_member_stats {
  * @grant_link: in &vqos_sched.granted from a grant until popped or consumed
  * @pool: the pool, NULL when not a member
  * @cfg: its configuration
+ * @vinv: (VQOS_SCHED_VT_SCALE << 16) / weight, see vqos_sched_vcost()
  * @inflight: slots held, including an unconsumed grant
  * @granted: holds a grant it has not consumed yet
  * @seq: order of arrival of the current wait, breaks ties FIFO
@@ -156,6 +157,7 @@ struct vqos_sched_member {
 	struct list_head grant_link;
 	struct vqos_sched *pool;
 	struct vqos_sched_member_cfg cfg;
+	u32 vinv;
 	u32 inflight;
 	bool granted;
 	u64 seq;
