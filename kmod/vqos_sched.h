@@ -40,6 +40,15 @@
  * The caller passes the time (@now, ns from a monotonic clock) to every
  * call and serialises all calls on one pool (one lock per pool). Nothing
  * here allocates, sleeps or prints.
+ *
+ * Use: the worker, for the request at the head of its FIFO (once its rate
+ * limits pass), notes the time of its first ask and calls vqos_sched_get();
+ * on false it keeps the request and stops, to be woken by its grant. On
+ * each completion, vqos_sched_put() with the request's latency since that
+ * first ask and its time on the backing; then, still under the pool's
+ * lock, vqos_sched_next_grant() until NULL, waking each member's worker.
+ * A reset calls vqos_sched_cancel(); a device leaves with
+ * vqos_sched_remove() once its requests have completed.
  */
 #ifndef _VQOS_SCHED_H
 #define _VQOS_SCHED_H
