@@ -27,6 +27,7 @@
 #include <uapi/linux/vqos.h>
 #include "vqos_qos.h"
 #include "vqos_req.h"
+#include "vqos_sched.h"
 
 #define VQOS_DEFAULT_QUEUES	1
 #define VQOS_DEFAULT_QUEUE_SIZE	256
@@ -77,6 +78,7 @@ enum vqos_personality {
 
 struct vqos_dev;
 struct vqos_vq;
+struct vqos_pool;
 
 /**
  * enum vqos_wait - where a request that cannot start waits (vqos_admit.c)
@@ -357,6 +359,12 @@ struct vqos_stats {
  * @group: the group whose budget the device shares, or NULL; written
  *	under vqos_groups_mutex and @qos.lock, read under either
  * @group_node: entry in the group's member list
+ * @pool: the pool of the backing store, or NULL without one; changed only
+ *	while no request is admitted or in flight (vqos_pool.c)
+ * @pool_member: the device in its pool's scheduler
+ * @pool_cfg: its shares (reservation, weight, latency target), kept
+ *	across backing stores; under vqos_pools_mutex
+ * @pool_node: entry in the pool's member list
  */
 struct vqos_dev {
 	struct vdpa_device vdpa;
@@ -398,6 +406,10 @@ struct vqos_dev {
 	struct vqos_waitq parked[VQOS_WAIT_NR];
 	struct vqos_group *group;
 	struct list_head group_node;
+	struct vqos_pool *pool;
+	struct vqos_sched_member pool_member;
+	struct vqos_sched_member_cfg pool_cfg;
+	struct list_head pool_node;
 };
 
 static inline u8 vqos_trace_op(enum vqos_op op)
@@ -452,6 +464,16 @@ unsigned int vqos_admit_parked(struct vqos_dev *dev);
 bool vqos_pool_get(struct vqos_dev *dev, u64 now, bool *slot);
 void vqos_pool_put(struct vqos_dev *dev, u64 now, u64 lat_ns, u64 svc_ns);
 void vqos_pool_cancel(struct vqos_dev *dev);
+int vqos_pool_join(struct vqos_dev *dev);
+void vqos_pool_leave(struct vqos_dev *dev);
+void vqos_pool_dev_init(struct vqos_dev *dev);
+ssize_t vqos_pool_share_show(struct vqos_dev *dev, const char *name,
+			     char *buf);
+int vqos_pool_share_store(struct vqos_dev *dev, const char *name,
+			  const char *buf);
+ssize_t vqos_pool_dev_show(struct vqos_dev *dev, char *buf);
+int vqos_pools_init(struct device *parent);
+void vqos_pools_exit(void);
 
 /* vqos_ring.c: split virtqueue, device side */
 int vqos_ring_pop(struct vqos_vq *vq, u16 *head, struct vqos_chain *c);

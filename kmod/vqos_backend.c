@@ -61,7 +61,8 @@ static void vqos_backend_release(struct vqos_dev *dev)
  * Tries O_DIRECT first; a filesystem that refuses it (tmpfs) is used
  * through the page cache instead, which sysfs reports. A block device is
  * claimed (-EBUSY if mounted or claimed by another holder), and its
- * logical block size becomes the device's.
+ * logical block size becomes the device's. The device joins the pool of
+ * the backing store (-EINVAL if the pool cannot reserve its slots).
  *
  * Return: 0, or -errno with @dev->file left NULL.
  */
@@ -121,6 +122,11 @@ int vqos_backend_open(struct vqos_dev *dev)
 	dev->dio_align = blk_size - 1;
 	dev->capacity = avail / VQOS_SECTOR_SIZE;
 	dev->file = file;
+	ret = vqos_pool_join(dev);
+	if (ret) {
+		vqos_backend_close(dev);
+		return ret;
+	}
 	return 0;
 
 err_release:
@@ -136,6 +142,7 @@ err_fput:
  */
 void vqos_backend_close(struct vqos_dev *dev)
 {
+	vqos_pool_leave(dev);
 	vqos_backend_release(dev);
 	if (dev->file)
 		fput(dev->file);

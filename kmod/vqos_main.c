@@ -494,6 +494,7 @@ static int vqos_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 	dev->req_done = vqos_req_done;
 	vqos_admit_init(dev);
 	vqos_qos_dev_init(dev);
+	vqos_pool_dev_init(dev);
 	for (i = 0; i < VQOS_MAX_QUEUES; i++) {
 		dev->vqs[i].dev = dev;
 		dev->vqs[i].idx = i;
@@ -585,13 +586,18 @@ static int __init vqos_init(void)
 	ret = vqos_groups_init(&vqos_mgmt_parent);
 	if (ret)
 		goto err_unregister_parent;
-	ret = vdpa_mgmtdev_register(&vqos_mgmt);
+	ret = vqos_pools_init(&vqos_mgmt_parent);
 	if (ret)
 		goto err_groups_exit;
+	ret = vdpa_mgmtdev_register(&vqos_mgmt);
+	if (ret)
+		goto err_pools_exit;
 	pr_info("vqos: version %s, management device '%s'\n", VQOS_VERSION,
 		VQOS_MGMTDEV_NAME);
 	return 0;
 
+err_pools_exit:
+	vqos_pools_exit();
 err_groups_exit:
 	vqos_groups_exit();
 err_unregister_parent:
@@ -603,6 +609,7 @@ static void __exit vqos_exit(void)
 {
 	/* Deletes every vqos device first. */
 	vdpa_mgmtdev_unregister(&vqos_mgmt);
+	vqos_pools_exit();
 	vqos_groups_exit();
 	device_unregister(&vqos_mgmt_parent);
 }

@@ -360,6 +360,36 @@ static ssize_t throttle_stats_show(struct device *d,
 }
 static DEVICE_ATTR_RO(throttle_stats);
 
+static ssize_t vqos_dev_share_show(struct device *d,
+				   struct device_attribute *attr, char *buf)
+{
+	return vqos_pool_share_show(qdev(d), attr->attr.name, buf);
+}
+
+static ssize_t vqos_dev_share_store(struct device *d,
+				    struct device_attribute *attr,
+				    const char *buf, size_t count)
+{
+	int ret = vqos_pool_share_store(qdev(d), attr->attr.name, buf);
+
+	return ret ? ret : count;
+}
+
+#define VQOS_DEV_SHARE(_name)						\
+	static struct device_attribute dev_attr_qos_##_name =		\
+		__ATTR(_name, 0644, vqos_dev_share_show, vqos_dev_share_store)
+
+VQOS_DEV_SHARE(pool_reserve);
+VQOS_DEV_SHARE(pool_weight);
+VQOS_DEV_SHARE(latency_target_us);
+
+static ssize_t pool_show(struct device *d, struct device_attribute *attr,
+			 char *buf)
+{
+	return vqos_pool_dev_show(qdev(d), buf);
+}
+static DEVICE_ATTR_RO(pool);
+
 static ssize_t group_show(struct device *d, struct device_attribute *attr,
 			  char *buf)
 {
@@ -442,6 +472,10 @@ static struct attribute *vqos_qos_attrs[] = {
 	&dev_attr_qos_iops_size.attr,
 	&dev_attr_group.attr,
 	&dev_attr_throttle_stats.attr,
+	&dev_attr_qos_pool_reserve.attr,
+	&dev_attr_qos_pool_weight.attr,
+	&dev_attr_qos_latency_target_us.attr,
+	&dev_attr_pool.attr,
 	NULL,
 };
 

@@ -525,7 +525,7 @@ void vqos_sched_member_init(struct vqos_sched_member *m)
 
 /**
  * vqos_sched_member_cfg_check() - validate a member's shares in a pool
- * @p: the pool
+ * @p: the pool, or NULL to check shares kept for a device without one
  * @m: the member, or NULL for one not added yet
  * @cfg: the shares
  *
@@ -538,13 +538,16 @@ int vqos_sched_member_cfg_check(const struct vqos_sched *p,
 				const struct vqos_sched_member *m,
 				const struct vqos_sched_member_cfg *cfg)
 {
-	u64 reserved = p->reserved;
+	u64 reserved = p ? p->reserved : 0;
 
 	if (!cfg->weight || cfg->weight > VQOS_SCHED_WEIGHT_MAX)
 		return -ERANGE;
 	if (cfg->lat_target_ns && (cfg->lat_target_ns < VQOS_SCHED_LAT_MIN ||
 				   cfg->lat_target_ns > VQOS_SCHED_LAT_MAX))
 		return -ERANGE;
+	/* Without a pool (yet), only what no pool could ever hold. */
+	if (!p)
+		return cfg->reserve > VQOS_SCHED_DEPTH_MAX ? -EINVAL : 0;
 	if (m && m->pool == p)
 		reserved -= m->cfg.reserve;
 	if (reserved + cfg->reserve > p->cfg.depth)
