@@ -68,6 +68,8 @@
 #define VQOS_CHAIN_SEGS		(VQOS_SEG_MAX + 4)
 /* What a discard counts as against byte limits (see vqos_req_cost()). */
 #define VQOS_DISCARD_BYTES	VQOS_SECTOR_SIZE
+/* Pages a device may hold for bounced requests at once: 32 MiB. */
+#define VQOS_BOUNCE_PAGES	((32U << 20) >> PAGE_SHIFT)
 /* Flush, discard and write-zeroes of one device running at once. */
 #define VQOS_SLOW_MAX_ACTIVE	4
 
@@ -84,12 +86,15 @@ struct vqos_pool;
  * enum vqos_wait - where a request that cannot start waits (vqos_admit.c)
  * @VQOS_WAIT_READ: held by the limits, counting as a read
  * @VQOS_WAIT_WRITE: held by the limits, counting as a write
+ * @VQOS_WAIT_SLOW: passed its limits, a flush, discard or write-zeroes
+ *	waiting for one of its device's VQOS_SLOW_MAX_ACTIVE turns
  * @VQOS_WAIT_SLOT: passed its limits, waiting for a slot in its pool
  * @VQOS_WAIT_NR: number of queues
  */
 enum vqos_wait {
 	VQOS_WAIT_READ = 0,
 	VQOS_WAIT_WRITE = 1,
+	VQOS_WAIT_SLOW,
 	VQOS_WAIT_SLOT,
 	VQOS_WAIT_NR,
 };
@@ -172,9 +177,13 @@ struct vqos_xlate {
  * @bvec: guest pages of the data, or the bounce pages
  * @nr_bvec: entries used in @bvec
  * @bounce: @bvec holds our own pages, to copy to the guest on completion
+ * @bounce_pages: how many, counted in &vqos_dev.bounce_pages
  * @cost_write: it counts as a write against the limits
  * @limited: it passed its limits (they are charged once)
  * @slot: it holds a slot of its pool, until vqos_admit_done()
+ * @slow: it holds one of its device's slow turns, until vqos_admit_done()
+ * @started: counted in &vqos_dev.started
+ * @bad: why it is refused, VQOS_BAD_NONE for a valid request
  * @cost_bytes: the bytes it counts as against the limits
  * @admit_ns: when it passed its limits
  * @dwz: discard/write-zeroes segment, CPU order
@@ -196,7 +205,11 @@ struct vqos_req {
 	bool cost_write;
 	bool limited;
 	bool slot;
+	bool slow;
+	bool started;
 	u32 used_len;
+	u32 bounce_pages;
+	enum vqos_bad bad;
 	u64 cost_bytes;
 	u64 admit_ns;
 	u64 status_iova;
@@ -289,6 +302,7 @@ struct vqos_cfg {
  * @io_errors: backend I/O errors
  * @bad: refused requests, by reason
  * @bounced: requests served through a bounce buffer
+ * @bounce_refused: requests failed because the bounce budget was spent
  * @ring_errors: broken rings (device marked NEEDS_RESET)
  */
 struct vqos_stats {
@@ -303,6 +317,7 @@ struct vqos_stats {
 	u64 io_errors;
 	u64 bad[VQOS_BAD_NR];
 	u64 bounced;
+	u64 bounce_refused;
 	u64 ring_errors;
 };
 
@@ -332,6 +347,13 @@ struct vqos_stats {
  *	vqos_pause()
  * @quiesced: waiters for in-flight requests to drain
  * @inflight: requests of all queues not yet completed
+ * @bounce_pages: pages held by bounced requests, at most VQOS_BOUNCE_PAGES
+ * @slow_turns: flush, discard and write-zeroes admitted and not done, at
+ *	most VQOS_SLOW_MAX_ACTIVE: those queued on @slow_wq hold pool slots,
+ *	and vqos_pause() waits for them
+ * @started: requests started (vqos_req_go()) and not yet recycled: those
+ *	that may be touching guest memory or the backend; vqos_pause() waits
+ *	for it to reach 0
  * @vqs: the virtqueues
  * @nvqs: number of virtqueues in use (cfg.num_queues at creation of vqs)
  * @cfg: operator configuration
@@ -382,6 +404,9 @@ struct vqos_dev {
 	bool paused;
 	wait_queue_head_t quiesced;
 	atomic_t inflight;
+	atomic_t started;
+	atomic_t slow_turns;
+	atomic_t bounce_pages;
 	struct vqos_vq vqs[VQOS_MAX_QUEUES];
 	unsigned int nvqs;
 	struct vqos_cfg cfg;
@@ -444,6 +469,8 @@ static inline void vqos_kick(struct vqos_dev *dev)
 void vqos_work_fn(struct kthread_work *work);
 int vqos_vq_enable(struct vqos_vq *vq);
 void vqos_vq_disable(struct vqos_vq *vq);
+void vqos_vq_reset(struct vqos_vq *vq);
+void vqos_vq_set_cb(struct vqos_vq *vq, const struct vdpa_callback *cb);
 void vqos_drain(struct vqos_dev *dev);
 void vqos_pause(struct vqos_dev *dev);
 void vqos_unpause(struct vqos_dev *dev);
@@ -497,6 +524,8 @@ int vqos_iotlb_copy(struct vqos_dev *dev, struct vqos_xlate *x, u64 iova,
 int vqos_backend_open(struct vqos_dev *dev);
 void vqos_backend_close(struct vqos_dev *dev);
 void vqos_backend_submit(struct vqos_req *req);
+void vqos_backend_slow_fn(struct work_struct *work);
+void vqos_backend_cancel(struct vqos_dev *dev);
 
 /* The backend calls this when it is done with a request (any context). */
 void vqos_req_done(struct vqos_req *req, long ret);

@@ -5,9 +5,10 @@
  *
  * A request must fit its device's and its group's limits (vqos_qos.c),
  * then get a slot in its pool (vqos_pool.c), if it touches the backing
- * store. One that cannot start now is parked here, in one of three FIFO
- * queues: reads held by limits, writes held by limits, and requests that
- * passed their limits and wait for a pool slot. The worker asks again
+ * store. One that cannot start now is parked here, in one of four FIFO
+ * queues: reads held by limits, writes held by limits, flushes, discards
+ * and write-zeroes that passed their limits and wait for one of the
+ * device's slow turns, and requests that wait for a pool slot. The worker asks again
  * when the limiter's timer fires (at the exact nanosecond the head of a
  * limit queue fits) or when the pool grants the device a slot.
  *
@@ -21,6 +22,13 @@
  * write, nor the other way round. A request that passed its limits waits
  * only behind earlier requests waiting for a slot. virtio-blk completes
  * out of order, so none of this is visible to the driver but as latency.
+ *
+ * Slow turns: the backend runs at most VQOS_SLOW_MAX_ACTIVE flushes,
+ * discards and write-zeroes of a device at once (each may write a GiB of
+ * zeroes). Admitting more would let them wait on its workqueue holding
+ * pool slots that other devices need, and make vqos_pause() (an IOTLB
+ * update, a queue enable, under the device lock) wait for all of them.
+ * So a slow request takes a turn before its slot, and waits here for one.
  *
  * Only the device's worker calls these functions, but for
  * vqos_admit_done(), which runs wherever the backend completes.
@@ -36,8 +44,8 @@
 /*
  * What a request costs against the limits. Every request costs at least
  * one operation (vqos_limiter_ops()): a guest cannot flood the backing
- * with requests that no limit sees. Flush is a write that moves no data;
- * GET_ID a read that moves none. A write-zeroes costs its whole length,
+ * or the worker with requests that no limit sees. Flush is a write that
+ * moves no data; GET_ID and a refused request, reads that move none. A write-zeroes costs its whole length,
  * as the writes the backend may turn it into would. A discard moves no
  * data: it costs VQOS_DISCARD_BYTES, as blk-throttle charges one sector,
  * and its size is bounded by max_discard_sectors. Documented in the sysfs
@@ -47,7 +55,8 @@ static void vqos_admit_cost(struct vqos_req *req)
 {
 	const struct vqos_req_plan *p = &req->plan;
 
-	req->cost_write = p->op != VQOS_OP_READ && p->op != VQOS_OP_GET_ID;
+	req->cost_write = p->op != VQOS_OP_READ && p->op != VQOS_OP_GET_ID &&
+			  p->op != VQOS_OP_INVALID;
 	switch (p->op) {
 	case VQOS_OP_READ:
 	case VQOS_OP_WRITE:
@@ -63,6 +72,21 @@ static void vqos_admit_cost(struct vqos_req *req)
 		req->cost_bytes = 0;
 		break;
 	}
+}
+
+static bool vqos_admit_is_slow(const struct vqos_req *req)
+{
+	return req->plan.op == VQOS_OP_FLUSH ||
+	       req->plan.op == VQOS_OP_DISCARD ||
+	       req->plan.op == VQOS_OP_WRITE_ZEROES;
+}
+
+static bool vqos_admit_slow_get(struct vqos_dev *dev, struct vqos_req *req)
+{
+	if (!atomic_add_unless(&dev->slow_turns, 1, VQOS_SLOW_MAX_ACTIVE))
+		return false;
+	req->slow = true;
+	return true;
 }
 
 static enum vqos_wait vqos_limit_queue(const struct vqos_req *req)
@@ -123,8 +147,13 @@ static enum vqos_wait vqos_admit_try(struct vqos_dev *dev,
 		req->limited = true;
 		req->admit_ns = now;
 	}
-	/* GET_ID does not touch the backing store: no slot. */
+	/* In turn: behind slow requests that wait for one already. */
+	if (vqos_admit_is_slow(req) && !req->slow &&
+	    (dev->parked[VQOS_WAIT_SLOW].nr || !vqos_admit_slow_get(dev, req)))
+		return VQOS_WAIT_SLOW;
+	/* GET_ID and refused requests do not touch the backing store. */
 	if (req->plan.op != VQOS_OP_GET_ID &&
+	    req->plan.op != VQOS_OP_INVALID &&
 	    !vqos_pool_get(dev, now, &req->slot))
 		return VQOS_WAIT_SLOT;
 	return VQOS_GO;
@@ -157,13 +186,19 @@ bool vqos_admit_new(struct vqos_req *req)
 
 	vqos_admit_cost(req);
 	req->limited = false;
+	req->slow = false;
 	w = vqos_admit_behind(dev, req);
+	if (w != VQOS_GO && !dev->parked[w].nr) {
+		/* Behind the other direction's held head: never tried first. */
+		dev->parked[w].due = dev->parked[w ^ 1].due + 1;
+		dev->parked[w].shared = false;
+	}
 	if (w == VQOS_GO)
 		w = vqos_admit_try(dev, req, req->start_ns, 0);
 	if (w == VQOS_GO)
 		return true;
 	vqos_park(dev, req, w);
-	if (w != VQOS_WAIT_SLOT) {
+	if (w == VQOS_WAIT_READ || w == VQOS_WAIT_WRITE) {
 		trace_vqos_req_throttle(dev->id, req->vq->idx, req->head,
 					dev->parked[w].due - req->start_ns);
 		vqos_admit_arm(dev);
@@ -184,6 +219,25 @@ static void vqos_admit_slots(struct vqos_dev *dev, struct list_head *ready,
 			return;
 		vqos_unpark(dev, req, VQOS_WAIT_SLOT);
 		list_add_tail(&req->park_node, ready);
+	}
+}
+
+/* Slow requests that passed their limits take the turns given back. */
+static void vqos_admit_slow(struct vqos_dev *dev, struct list_head *ready,
+			    u64 now)
+{
+	struct vqos_waitq *q = &dev->parked[VQOS_WAIT_SLOW];
+	struct vqos_req *req;
+
+	while (q->nr) {
+		req = list_first_entry(&q->reqs, struct vqos_req, park_node);
+		if (!vqos_admit_slow_get(dev, req))
+			return;
+		vqos_unpark(dev, req, VQOS_WAIT_SLOW);
+		if (vqos_pool_get(dev, now, &req->slot))
+			list_add_tail(&req->park_node, ready);
+		else
+			vqos_park(dev, req, VQOS_WAIT_SLOT);
 	}
 }
 
@@ -249,6 +303,8 @@ void vqos_admit_ready(struct vqos_dev *dev, struct list_head *ready)
 	}
 	if (dev->parked[VQOS_WAIT_SLOT].nr)
 		vqos_admit_slots(dev, ready, ktime_get_ns());
+	if (dev->parked[VQOS_WAIT_SLOW].nr)
+		vqos_admit_slow(dev, ready, ktime_get_ns());
 	if (dev->parked[VQOS_WAIT_READ].nr || dev->parked[VQOS_WAIT_WRITE].nr) {
 		vqos_admit_limits(dev, ready);
 		vqos_admit_arm(dev);
@@ -283,23 +339,32 @@ void vqos_admit_drop(struct vqos_dev *dev, struct vqos_vq *vq,
 		}
 		if (q->nr)
 			continue;
-		if (w == VQOS_WAIT_SLOT)
+		if (w == VQOS_WAIT_SLOT) {
 			vqos_pool_cancel(dev);
-		else
+		} else if (w != VQOS_WAIT_SLOW) {
+			/* A later head must not inherit this one's due. */
+			q->due = 0;
+			q->shared = false;
 			vqos_qos_abandon(dev, w == VQOS_WAIT_WRITE);
+		}
 	}
 }
 
 /**
  * vqos_admit_done() - a request is done with the backing store
- * @req: the request, which may have held a pool slot
+ * @req: the request, which may have held a pool slot and a slow turn
  * @now: CLOCK_MONOTONIC ns of the completion
  *
- * Any context: gives the slot back to the pool, which may grant it to
- * another device and wake that device's worker.
+ * Any context, in an RCU read section: gives the slot back to the pool,
+ * which may grant it to another device and wake that device's worker. The
+ * caller kicks the request's own worker for a slow turn given back.
  */
 void vqos_admit_done(struct vqos_req *req, u64 now)
 {
+	if (req->slow) {
+		req->slow = false;
+		atomic_dec(&req->vq->dev->slow_turns);
+	}
 	if (req->slot) {
 		req->slot = false;
 		vqos_pool_put(req->vq->dev, now, now - req->admit_ns,

@@ -15,6 +15,8 @@
 #include <linux/falloc.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/namei.h>
+#include <linux/sched/mm.h>
 #include <linux/workqueue.h>
 #include "vqos.h"
 
@@ -70,16 +72,34 @@ int vqos_backend_open(struct vqos_dev *dev)
 {
 	int flags = (dev->cfg.read_only ? O_RDONLY : O_RDWR) | O_LARGEFILE;
 	struct file *file;
+	struct path path;
 	loff_t size, avail;
 	u32 blk_size;
+	umode_t mode;
 	int ret;
 
+	/*
+	 * Look before opening: opening a FIFO blocks, and opening some
+	 * device nodes acts on them. Then open without blocking; a node
+	 * swapped in meanwhile is refused below.
+	 */
+	ret = kern_path(dev->cfg.backing, LOOKUP_FOLLOW, &path);
+	if (ret)
+		return ret;
+	mode = d_backing_inode(path.dentry)->i_mode;
+	path_put(&path);
+	if (!S_ISREG(mode) && !S_ISBLK(mode))
+		return -EINVAL;
+	flags |= O_NONBLOCK | O_NOCTTY;
 	file = filp_open(dev->cfg.backing, flags | O_DIRECT, 0);
 	dev->direct = !IS_ERR(file);
 	if (PTR_ERR(file) == -EINVAL)
 		file = filp_open(dev->cfg.backing, flags, 0);
 	if (IS_ERR(file))
 		return PTR_ERR(file);
+	spin_lock(&file->f_lock);
+	file->f_flags &= ~O_NONBLOCK;
+	spin_unlock(&file->f_lock);
 
 	if (!S_ISREG(file_inode(file)->i_mode) &&
 	    !S_ISBLK(file_inode(file)->i_mode)) {
@@ -107,16 +127,20 @@ int vqos_backend_open(struct vqos_dev *dev)
 	}
 
 	blk_size = VQOS_SECTOR_SIZE;
+	/* O_DIRECT on a file needs what the filesystem's disk needs. */
+	if (S_ISREG(file_inode(file)->i_mode) && dev->direct &&
+	    file_inode(file)->i_sb->s_bdev)
+		blk_size = bdev_logical_block_size(file_inode(file)->i_sb->s_bdev);
 	if (S_ISBLK(file_inode(file)->i_mode)) {
 		ret = vqos_backend_claim(dev, file);
 		if (ret)
 			goto err_fput;
 		/* A 4Kn disk refuses less: offer its block size to the guest. */
 		blk_size = bdev_logical_block_size(dev->bdev);
-		if ((dev->cfg.offset | avail) & (blk_size - 1)) {
-			ret = -EINVAL;
-			goto err_release;
-		}
+	}
+	if ((dev->cfg.offset | avail) & (blk_size - 1)) {
+		ret = -EINVAL;
+		goto err_release;
 	}
 	dev->blk_size = blk_size;
 	dev->dio_align = blk_size - 1;
@@ -159,13 +183,18 @@ static void vqos_rw_complete(struct kiocb *iocb, long ret)
 	req->vq->dev->req_done(req, ret);
 }
 
-static void vqos_slow_fn(struct work_struct *work)
+/**
+ * vqos_backend_slow_fn() - run a flush, discard or write-zeroes
+ * @work: &vqos_req.slow_work, queued on the device's slow_wq
+ */
+void vqos_backend_slow_fn(struct work_struct *work)
 {
 	struct vqos_req *req = container_of(work, struct vqos_req, slow_work);
 	struct vqos_dev *dev = req->vq->dev;
 	loff_t pos = dev->cfg.offset +
 		     (loff_t)req->dwz.sector * VQOS_SECTOR_SIZE;
 	loff_t len = (loff_t)req->dwz.nr_sectors * VQOS_SECTOR_SIZE;
+	unsigned int noio = memalloc_noio_save();
 	int mode, ret;
 
 	switch (req->plan.op) {
@@ -173,7 +202,13 @@ static void vqos_slow_fn(struct work_struct *work)
 		ret = vfs_fsync(dev->file, 0);
 		break;
 	case VQOS_OP_DISCARD:
-		mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+		/*
+		 * On a block device a hole is punched by writing zeroes:
+		 * NO_HIDE_STALE asks for a real discard (the device offers
+		 * discard only where the disk has it).
+		 */
+		mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE |
+		       (dev->bdev ? FALLOC_FL_NO_HIDE_STALE : 0);
 		ret = len ? vfs_fallocate(dev->file, mode, pos, len) : 0;
 		break;
 	case VQOS_OP_WRITE_ZEROES:
@@ -181,15 +216,41 @@ static void vqos_slow_fn(struct work_struct *work)
 		       FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE :
 		       FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
 		ret = len ? vfs_fallocate(dev->file, mode, pos, len) : 0;
-		/* Punching needs no zeroing fallback; zero range may not exist. */
-		if (ret == -EOPNOTSUPP && mode & FALLOC_FL_ZERO_RANGE)
-			ret = vfs_fallocate(dev->file, FALLOC_FL_PUNCH_HOLE |
-					    FALLOC_FL_KEEP_SIZE, pos, len);
+		/*
+		 * Either may be missing (a disk without write-zeroes cannot
+		 * punch, a filesystem may lack zero range): the other zeroes.
+		 */
+		if (ret == -EOPNOTSUPP)
+			ret = vfs_fallocate(dev->file, FALLOC_FL_KEEP_SIZE |
+					    (mode & FALLOC_FL_ZERO_RANGE ?
+					     FALLOC_FL_PUNCH_HOLE :
+					     FALLOC_FL_ZERO_RANGE), pos, len);
 		break;
 	default:
 		ret = -EINVAL;
 	}
+	memalloc_noio_restore(noio);
 	dev->req_done(req, ret);
+}
+
+/**
+ * vqos_backend_cancel() - fail slow operations that have not started
+ * @dev: the device, stopped (its completions go to no ring)
+ *
+ * A guest may have queued many 1 GiB write-zeroes: a reset or teardown
+ * must not wait for every one of them, only for those already running.
+ */
+void vqos_backend_cancel(struct vqos_dev *dev)
+{
+	unsigned int q, i;
+
+	for (q = 0; q < VQOS_MAX_QUEUES; q++) {
+		struct vqos_vq *vq = &dev->vqs[q];
+
+		for (i = 0; vq->reqs && i < VQOS_MAX_INFLIGHT; i++)
+			if (cancel_work(&vq->reqs[i].slow_work))
+				dev->req_done(&vq->reqs[i], -ECANCELED);
+	}
 }
 
 /**
@@ -216,7 +277,6 @@ void vqos_backend_submit(struct vqos_req *req)
 	case VQOS_OP_WRITE:
 		break;
 	default:
-		INIT_WORK(&req->slow_work, vqos_slow_fn);
 		queue_work(dev->slow_wq, &req->slow_work);
 		return;
 	}

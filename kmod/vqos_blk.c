@@ -11,8 +11,10 @@
  * Every request, whatever its type, passes the device's and its group's
  * limits before it reaches the backend (vqos_admit.c).
  */
+#include <linux/blkdev.h>
 #include <linux/highmem.h>
 #include <linux/rcupdate.h>
+#include <linux/sched/mm.h>
 #include <linux/timekeeping.h>
 #include <linux/slab.h>
 #include <linux/virtio_byteorder.h>
@@ -35,6 +37,9 @@ u64 vqos_device_features(const struct vqos_dev *dev)
 
 	if (dev->cfg.read_only)
 		f |= BIT_ULL(VIRTIO_BLK_F_RO);
+	/* A block device without discard would fail every one. */
+	if (dev->bdev && !bdev_max_discard_sectors(dev->bdev))
+		f &= ~BIT_ULL(VIRTIO_BLK_F_DISCARD);
 	if (dev->cfg.personality != VQOS_PERS_VQOS)
 		f &= ~BIT_ULL(VQOS_F_TELEMETRY);
 	return f & dev->feature_mask;
@@ -122,6 +127,7 @@ int vqos_vq_enable(struct vqos_vq *vq)
 		struct vqos_req *req = &vq->reqs[i];
 
 		req->vq = vq;
+		INIT_WORK(&req->slow_work, vqos_backend_slow_fn);
 		req->free_next = vq->free;
 		vq->free = req;
 	}
@@ -151,11 +157,12 @@ err_free:
  * vqos_vq_disable() - stop a queue and free its pool
  * @vq: the queue; device lock held, worker paused or quiesced, and no
  *	request of the queue in flight or parked (vqos_drop_parked())
+ *
+ * Its addresses, size and callback stay, as vdpa_sim keeps them: a VMM may
+ * enable it again without setting them anew.
  */
 void vqos_vq_disable(struct vqos_vq *vq)
 {
-	struct vqos_dev *dev = vq->dev;
-
 	/* A request still in flight would be freed under the backend. */
 	if (WARN_ON_ONCE(atomic_read(&vq->inflight)))
 		return;
@@ -167,16 +174,49 @@ void vqos_vq_disable(struct vqos_vq *vq)
 	vq->reqs = NULL;
 	vq->vring.last_avail_idx = 0;
 	vq->vring.last_used_idx = 0;
+}
+
+/**
+ * vqos_vq_reset() - disable a queue and forget its configuration
+ * @vq: the queue, as for vqos_vq_disable()
+ *
+ * A bus driver resets the device before it goes away: a callback kept past
+ * that would call into a freed driver.
+ */
+void vqos_vq_reset(struct vqos_vq *vq)
+{
+	vqos_vq_disable(vq);
 	vq->desc_addr = 0;
 	vq->driver_addr = 0;
 	vq->device_addr = 0;
 	vq->num = 0;
+	vqos_vq_set_cb(vq, NULL);
+}
+
+/**
+ * vqos_vq_set_cb() - set (or clear, @cb NULL) a queue's interrupt callback
+ * @vq: the queue
+ * @cb: the bus driver's callback, copied
+ */
+void vqos_vq_set_cb(struct vqos_vq *vq, const struct vdpa_callback *cb)
+{
+	struct vqos_dev *dev = vq->dev;
+
 	spin_lock(&dev->cb_lock);
-	memset(&vq->cb, 0, sizeof(vq->cb));
+	if (cb)
+		vq->cb = *cb;
+	else
+		memset(&vq->cb, 0, sizeof(vq->cb));
 	spin_unlock(&dev->cb_lock);
 }
 
-/* Call a callback the VMM may be changing meanwhile (VHOST_SET_VRING_CALL). */
+/*
+ * Call a callback the VMM may be changing meanwhile (VHOST_SET_VRING_CALL).
+ * (vhost-vdpa's own callback then reads the VMM's current call eventfd
+ * without a lock, and vhost puts the old one before it tells us of the
+ * new one: that race is vhost's, and 6.1 gives a parent no way to hold
+ * an eventfd of its own.)
+ */
 static void vqos_callback(struct vqos_dev *dev, struct vdpa_callback *cb)
 {
 	spin_lock(&dev->cb_lock);
@@ -204,6 +244,7 @@ static void vqos_req_free_pages(struct vqos_req *req)
 	for (i = 0; i < req->nr_bvec; i++)
 		__free_page(req->bvec[i].bv_page);
 	kfree(req->bvec);
+	atomic_sub(req->bounce_pages, &req->vq->dev->bounce_pages);
 	req->bounce = false;
 }
 
@@ -212,12 +253,22 @@ static void vqos_req_put(struct vqos_req *req)
 	struct vqos_vq *vq = req->vq;
 	struct vqos_dev *dev = vq->dev;
 
+	/* Failed before the backend (buffers, bounce budget), or dropped. */
+	if (req->slot || req->slow) {
+		rcu_read_lock();
+		vqos_admit_done(req, ktime_get_ns());
+		rcu_read_unlock();
+	}
 	vqos_req_free_pages(req);
 	req->free_next = vq->free;
 	vq->free = req;
 	atomic_dec(&vq->inflight);
+	if (req->started) {
+		req->started = false;
+		atomic_dec(&dev->started);
+	}
 	atomic_dec(&dev->inflight);
-	/* vqos_pause() waits for the parked ones, vqos_drain() for none. */
+	/* vqos_pause() waits for no started request, vqos_drain() for none. */
 	if (wq_has_sleeper(&dev->quiesced))
 		wake_up_all(&dev->quiesced);
 }
@@ -340,11 +391,15 @@ static void vqos_vq_reap(struct vqos_vq *vq)
 {
 	struct llist_node *list;
 	struct vqos_req *req, *tmp;
+	unsigned int n = 0;
 
 	if (llist_empty(&vq->done))
 		return;
 	list = llist_reverse_order(llist_del_all(&vq->done));
 	llist_for_each_entry_safe(req, tmp, list, node) {
+		/* A bounced read copies up to 4 MiB: let others run. */
+		if (!(++n % VQOS_BATCH))
+			cond_resched();
 		if (req->status == VIRTIO_BLK_S_OK) {
 			bool want = req->plan.op == VQOS_OP_READ ||
 				    req->plan.op == VQOS_OP_WRITE;
@@ -406,17 +461,30 @@ static int vqos_req_map(struct vqos_req *req, bool write, u64 skip, u64 len)
 	return 0;
 }
 
-/* Our own pages for a chain that cannot be served in place. */
+/*
+ * Our own pages for a chain that cannot be served in place, within the
+ * device's budget (a guest could otherwise make vqos allocate 4 MiB per
+ * request in flight, 8 GiB per device): past it, -ENOMEM, an I/O error.
+ */
 static int vqos_req_bounce(struct vqos_req *req)
 {
 	struct vqos_vq *vq = req->vq;
+	struct vqos_dev *dev = vq->dev;
 	unsigned int i, nr = DIV_ROUND_UP(req->plan.len, PAGE_SIZE);
 	u32 left = req->plan.len;
 
-	req->bvec = kcalloc(nr, sizeof(*req->bvec), GFP_NOIO);
-	if (!req->bvec)
+	if (atomic_add_return(nr, &dev->bounce_pages) > VQOS_BOUNCE_PAGES) {
+		atomic_sub(nr, &dev->bounce_pages);
+		dev->stats.bounce_refused++;
 		return -ENOMEM;
+	}
+	req->bvec = kcalloc(nr, sizeof(*req->bvec), GFP_NOIO);
+	if (!req->bvec) {
+		atomic_sub(nr, &dev->bounce_pages);
+		return -ENOMEM;
+	}
 	req->bounce = true;
+	req->bounce_pages = nr;
 	req->nr_bvec = 0;
 	for (i = 0; i < nr; i++) {
 		struct page *page = alloc_page(GFP_NOIO);
@@ -487,13 +555,37 @@ static void vqos_req_issue(struct vqos_req *req)
 	vqos_backend_submit(req);
 }
 
+/* A chain with nowhere to write a status: return it, count it. */
+static void vqos_req_no_status(struct vqos_req *req)
+{
+	struct vqos_vq *vq = req->vq;
+	struct vqos_dev *dev = vq->dev;
+
+	dev->stats.bad[VQOS_BAD_NO_STATUS]++;
+	req->status = VIRTIO_BLK_S_IOERR;
+	vqos_account(dev, req, ktime_get_ns());
+	if (vringh_complete_iotlb(&vq->vring, req->head, 0) < 0)
+		vqos_ring_broken(dev);
+	vq->completed = true;
+	vqos_req_put(req);
+}
+
 /* Admitted: run the request. */
 static void vqos_req_go(struct vqos_req *req)
 {
 	struct vqos_vq *vq = req->vq;
 	struct vqos_dev *dev = vq->dev;
 
+	req->started = true;
+	atomic_inc(&dev->started);
 	req->dispatch_ns = ktime_get_ns();
+	if (req->bad) {
+		if (req->bad == VQOS_BAD_NO_STATUS)
+			vqos_req_no_status(req);
+		else
+			vqos_req_fail(req, req->bad);
+		return;
+	}
 	switch (req->plan.op) {
 	case VQOS_OP_READ:
 	case VQOS_OP_WRITE:
@@ -569,27 +661,17 @@ static enum vqos_bad vqos_req_parse(struct vqos_req *req,
 	return VQOS_BAD_NONE;
 }
 
-/* A chain with nowhere to write a status: return it, count it. */
-static void vqos_req_no_status(struct vqos_req *req)
-{
-	struct vqos_vq *vq = req->vq;
-	struct vqos_dev *dev = vq->dev;
 
-	dev->stats.bad[VQOS_BAD_NO_STATUS]++;
-	req->status = VIRTIO_BLK_S_IOERR;
-	vqos_account(dev, req, ktime_get_ns());
-	if (vringh_complete_iotlb(&vq->vring, req->head, 0) < 0)
-		vqos_ring_broken(dev);
-	vq->completed = true;
-	vqos_req_put(req);
-}
-
-/* Validate a request just taken from a ring, and start it if admitted. */
+/*
+ * Validate a request just taken from a ring, and start it if admitted. A
+ * refused request is admitted too, as a read of no data, before it is
+ * failed: malformed requests cost the worker as much as good ones, and no
+ * request escapes the limits.
+ */
 static void vqos_req_start(struct vqos_req *req,
 			   const struct vqos_req_limits *lim)
 {
 	struct vqos_vq *vq = req->vq;
-	enum vqos_bad bad;
 
 	req->status = VIRTIO_BLK_S_OK;
 	req->dispatch_ns = req->start_ns;
@@ -597,19 +679,17 @@ static void vqos_req_start(struct vqos_req *req,
 	req->used_len = 0;
 	req->bounce = false;
 	req->slot = false;
+	req->slow = false;
 	req->nr_bvec = 0;
 	req->bvec = vq->bvecs + (req - vq->reqs) * VQOS_REQ_BVECS;
 	req->plan.op = VQOS_OP_INVALID;
 	req->plan.len = 0;
 
-	if (!req->chain.in_len) {
-		vqos_req_no_status(req);
-		return;
-	}
-	bad = vqos_req_parse(req, lim);
-	if (bad)
-		vqos_req_fail(req, bad);
-	else if (vqos_admit_new(req))
+	req->bad = req->chain.in_len ? vqos_req_parse(req, lim) :
+				       VQOS_BAD_NO_STATUS;
+	if (req->bad)
+		req->plan.op = VQOS_OP_INVALID;
+	if (vqos_admit_new(req))
 		vqos_req_go(req);
 }
 
@@ -662,8 +742,8 @@ void vqos_pause(struct vqos_dev *dev)
 	/* After this turn, the worker only completes: @parked is stable. */
 	kthread_flush_work(&dev->work);
 	vqos_kick(dev);
-	wait_event(dev->quiesced,
-		   atomic_read(&dev->inflight) <= vqos_admit_parked(dev));
+	/* One counter: comparing two would race with their updates. */
+	wait_event(dev->quiesced, !atomic_read(&dev->started));
 	kthread_flush_work(&dev->work);
 }
 
@@ -706,13 +786,9 @@ static bool vqos_start_ready(struct vqos_dev *dev)
 	return true;
 }
 
-/**
- * vqos_work_fn() - one turn of a device's worker
- * @work: &vqos_dev.work
- */
-void vqos_work_fn(struct kthread_work *work)
+/* One turn of the worker: completions, then admitted, then new requests. */
+static void vqos_work(struct vqos_dev *dev)
 {
-	struct vqos_dev *dev = container_of(work, struct vqos_dev, work);
 	struct vqos_req_limits lim;
 	bool more = false;
 	unsigned int i, nvqs = dev->nvqs;
@@ -746,4 +822,18 @@ void vqos_work_fn(struct kthread_work *work)
 	dev->rr = (dev->rr + 1) % nvqs;
 	if (more)
 		vqos_kick(dev);
+}
+
+/**
+ * vqos_work_fn() - one turn of a device's worker
+ * @work: &vqos_dev.work
+ */
+void vqos_work_fn(struct kthread_work *work)
+{
+	struct vqos_dev *dev = container_of(work, struct vqos_dev, work);
+	unsigned int noio = memalloc_noio_save();
+
+	/* As loop: no reclaim through I/O that may come back to this disk. */
+	vqos_work(dev);
+	memalloc_noio_restore(noio);
 }

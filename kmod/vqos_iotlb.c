@@ -24,8 +24,16 @@
 #include <linux/sched.h>
 #include "vqos.h"
 
-/* Add (@get) or drop references to the pages of [@pa, @pa + @size). */
-static void vqos_pages_ref(u64 pa, u64 size, bool get)
+/* Marks the identity entries of a kernel driver, which hold no pages. */
+#define VQOS_IOTLB_IDENTITY	((void *)1)
+
+/*
+ * Take (@get) or drop one reference on every folio of [@pa, @pa + @size):
+ * one per folio, not per page, so a huge page costs one count. Pages the
+ * device may have written are marked dirty when dropped: vhost-vdpa
+ * dirtied them when it unpinned, before the device's last writes.
+ */
+static void vqos_pages_ref(u64 pa, u64 size, bool get, bool dirty)
 {
 	unsigned long pfn = PHYS_PFN(pa);
 	unsigned long end = PHYS_PFN(pa + size - 1) + 1;
@@ -33,14 +41,15 @@ static void vqos_pages_ref(u64 pa, u64 size, bool get)
 	while (pfn < end) {
 		struct page *page = pfn_to_page(pfn);
 		struct folio *folio = page_folio(page);
-		unsigned long nr = min(end - pfn, folio_nr_pages(folio) -
-				       folio_page_idx(folio, page));
 
-		if (get)
-			folio_ref_add(folio, nr);
-		else
-			folio_put_refs(folio, nr);
-		pfn += nr;
+		pfn += folio_nr_pages(folio) - folio_page_idx(folio, page);
+		if (get) {
+			folio_get(folio);
+		} else {
+			if (dirty)
+				set_page_dirty_lock(&folio->page);
+			folio_put(folio);
+		}
 		/* A large VM maps gigabytes at once. */
 		cond_resched();
 	}
@@ -65,14 +74,16 @@ int vqos_iotlb_map(struct vqos_dev *dev, u64 iova, u64 size, u64 pa,
 	if (pa + size - 1 < pa || !pfn_valid(PHYS_PFN(pa)) ||
 	    !pfn_valid(PHYS_PFN(pa + size - 1)))
 		return -EINVAL;
+	if (opaque == VQOS_IOTLB_IDENTITY)
+		return -EINVAL;
 	/* The pages are pinned by vhost-vdpa: no lock needed to take refs. */
-	vqos_pages_ref(pa, size, true);
+	vqos_pages_ref(pa, size, true, false);
 	spin_lock(&dev->iommu_lock);
 	ret = vhost_iotlb_add_range_ctx(&dev->iotlb, iova, iova + size - 1,
 					pa, perm, opaque);
 	spin_unlock(&dev->iommu_lock);
 	if (ret)
-		vqos_pages_ref(pa, size, false);
+		vqos_pages_ref(pa, size, false, false);
 	return ret;
 }
 
@@ -84,12 +95,13 @@ int vqos_iotlb_map(struct vqos_dev *dev, u64 iova, u64 size, u64 pa,
  * @last: last guest address
  *
  * Drops the page references of every mapping removed, except those of the
- * identity map of a kernel driver, which holds none.
+ * identity map of a kernel driver, which holds none (each of its entries
+ * is marked, so a half-made identity map is told apart too).
  */
 void vqos_iotlb_unmap(struct vqos_dev *dev, u64 start, u64 last)
 {
 	struct vhost_iotlb_map *map;
-	bool held;
+	bool held, dirty;
 	u64 pa, size;
 
 	for (;;) {
@@ -100,13 +112,14 @@ void vqos_iotlb_unmap(struct vqos_dev *dev, u64 start, u64 last)
 			spin_unlock(&dev->iommu_lock);
 			return;
 		}
-		held = !dev->passthrough;
+		held = map->opaque != VQOS_IOTLB_IDENTITY;
+		dirty = map->perm & VHOST_MAP_WO;
 		pa = map->addr;
 		size = map->size;
 		vhost_iotlb_map_free(&dev->iotlb, map);
 		spin_unlock(&dev->iommu_lock);
 		if (held)
-			vqos_pages_ref(pa, size, false);
+			vqos_pages_ref(pa, size, false, dirty);
 	}
 }
 
@@ -127,7 +140,8 @@ void vqos_iotlb_set_passthrough(struct vqos_dev *dev)
 {
 	vqos_iotlb_reset(dev);
 	spin_lock(&dev->iommu_lock);
-	if (!vhost_iotlb_add_range(&dev->iotlb, 0, ULONG_MAX, 0, VHOST_MAP_RW))
+	if (!vhost_iotlb_add_range_ctx(&dev->iotlb, 0, ULONG_MAX, 0,
+				       VHOST_MAP_RW, VQOS_IOTLB_IDENTITY))
 		dev->passthrough = true;
 	spin_unlock(&dev->iommu_lock);
 }

@@ -43,6 +43,7 @@ static void vqos_quiesce(struct vqos_dev *dev)
 	WRITE_ONCE(dev->running, false);
 	/* The current turn may still submit; later turns see !running. */
 	kthread_flush_work(&dev->work);
+	vqos_backend_cancel(dev);
 	vqos_drain(dev);
 	kthread_flush_work(&dev->work);
 }
@@ -63,10 +64,18 @@ static void vqos_do_reset(struct vqos_dev *dev)
 	lockdep_assert_held(&dev->lock);
 	vqos_quiesce(dev);
 	for (i = 0; i < VQOS_MAX_QUEUES; i++)
-		vqos_vq_disable(&dev->vqs[i]);
+		vqos_vq_reset(&dev->vqs[i]);
+	/*
+	 * A bus driver resets the device before it goes away: a callback
+	 * kept past that would call into a freed driver. Whoever drives
+	 * the device next sets its own.
+	 */
+	spin_lock(&dev->cb_lock);
+	memset(&dev->config_cb, 0, sizeof(dev->config_cb));
+	spin_unlock(&dev->cb_lock);
 	vqos_reset_iotlb(dev);
 	dev->needs_reset = false;
-	dev->status = 0;
+	WRITE_ONCE(dev->status, 0);
 	dev->features = 0;
 	dev->generation++;
 }
@@ -116,9 +125,7 @@ static void vqos_set_vq_cb(struct vdpa_device *vdpa, u16 idx,
 
 	if (idx >= VQOS_MAX_QUEUES)
 		return;
-	spin_lock(&dev->cb_lock);
-	dev->vqs[idx].cb = *cb;
-	spin_unlock(&dev->cb_lock);
+	vqos_vq_set_cb(&dev->vqs[idx], cb);
 }
 
 /*
@@ -235,6 +242,8 @@ static void vqos_set_config_cb(struct vdpa_device *vdpa,
 
 	spin_lock(&dev->cb_lock);
 	dev->config_cb = *cb;
+	/* vhost-vdpa leaves the config callback's trigger uninitialised. */
+	dev->config_cb.trigger = NULL;
 	spin_unlock(&dev->cb_lock);
 }
 
@@ -261,11 +270,13 @@ static u8 vqos_get_status(struct vdpa_device *vdpa)
 	struct vqos_dev *dev = vdpa_to_vqos(vdpa);
 	u8 status;
 
-	mutex_lock(&dev->lock);
-	status = dev->status;
+	/*
+	 * No lock: a reader (vdpa dev config show, unprivileged) must not
+	 * wait behind a config op that pauses the device.
+	 */
+	status = READ_ONCE(dev->status);
 	if (READ_ONCE(dev->needs_reset))
 		status |= VIRTIO_CONFIG_S_NEEDS_RESET;
-	mutex_unlock(&dev->lock);
 	return status;
 }
 
@@ -290,7 +301,7 @@ static void vqos_set_status(struct vdpa_device *vdpa, u8 status)
 		    !(dev->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
 		    !(status & VIRTIO_CONFIG_S_FAILED))
 			vqos_start(dev);
-		dev->status = status & ~VIRTIO_CONFIG_S_NEEDS_RESET;
+		WRITE_ONCE(dev->status, status & ~VIRTIO_CONFIG_S_NEEDS_RESET);
 	}
 	mutex_unlock(&dev->lock);
 }
@@ -412,17 +423,18 @@ static void vqos_free(struct vdpa_device *vdpa)
 		mutex_lock(&dev->lock);
 		vqos_quiesce(dev);
 		for (i = 0; i < VQOS_MAX_QUEUES; i++)
-			vqos_vq_disable(&dev->vqs[i]);
+			vqos_vq_reset(&dev->vqs[i]);
 		mutex_unlock(&dev->lock);
 	}
+	/* Out of its group and pool first: their knobs kick the worker. */
 	vqos_qos_dev_exit(dev);
+	vqos_backend_close(dev);
 	synchronize_rcu();
 	if (dev->worker)
 		kthread_destroy_worker(dev->worker);
 	if (dev->slow_wq)
 		destroy_workqueue(dev->slow_wq);
 	mutex_destroy(&dev->qos.cfg_mutex);
-	vqos_backend_close(dev);
 	vqos_iotlb_reset(dev);
 	ida_free(&vqos_ida, dev->id);
 	mutex_destroy(&dev->lock);
@@ -489,6 +501,7 @@ static int vqos_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 	spin_lock_init(&dev->cb_lock);
 	init_waitqueue_head(&dev->quiesced);
 	atomic_set(&dev->inflight, 0);
+	atomic_set(&dev->started, 0);
 	vhost_iotlb_init(&dev->iotlb, VQOS_IOTLB_LIMIT, 0);
 	kthread_init_work(&dev->work, vqos_work_fn);
 	dev->req_done = vqos_req_done;

@@ -78,11 +78,23 @@ static int vqos_parse_queue_size(struct vqos_dev *dev, const char *buf)
 	return 0;
 }
 
+/*
+ * The backing store could not be opened again with its old settings (it
+ * was removed or changed meanwhile): the device is left without medium,
+ * and says so.
+ */
+static void vqos_reopen_failed(struct vqos_dev *dev, int ret)
+{
+	dev_warn(&dev->vdpa.dev, "cannot reopen %s (%d): no medium now\n",
+		 dev->cfg.backing, ret);
+	dev->cfg.backing[0] = '\0';
+}
+
 /* Offset and size change what the open backing store exposes: reopen. */
 static int vqos_reopen(struct vqos_dev *dev, u64 *field, u64 val)
 {
 	u64 old = *field;
-	int ret;
+	int ret, err;
 
 	*field = val;
 	if (!dev->file)
@@ -91,7 +103,9 @@ static int vqos_reopen(struct vqos_dev *dev, u64 *field, u64 val)
 	ret = vqos_backend_open(dev);
 	if (ret) {
 		*field = old;
-		WARN_ON_ONCE(vqos_backend_open(dev));
+		err = vqos_backend_open(dev);
+		if (err)
+			vqos_reopen_failed(dev, err);
 	}
 	return ret;
 }
@@ -131,8 +145,12 @@ static int vqos_parse_read_only(struct vqos_dev *dev, const char *buf)
 		vqos_backend_close(dev);
 		ret = vqos_backend_open(dev);
 		if (ret) {
+			int err;
+
 			dev->cfg.read_only = old;
-			WARN_ON_ONCE(vqos_backend_open(dev));
+			err = vqos_backend_open(dev);
+			if (err)
+				vqos_reopen_failed(dev, err);
 		}
 	}
 	return ret;
@@ -275,7 +293,16 @@ static ssize_t backing_store(struct device *d, struct device_attribute *attr,
 	if (dev->cfg.backing[0])
 		ret = vqos_backend_open(dev);
 	if (insert) {
-		if (!ret) {
+		/*
+		 * The driver read the block size when it started: a medium
+		 * of another one would have every request refused.
+		 */
+		if (!ret && dev->blk_size != VQOS_SECTOR_SIZE) {
+			vqos_backend_close(dev);
+			ret = -EINVAL;
+		}
+		/* Only a started driver has a callback of its own to call. */
+		if (!ret && (dev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
 			dev->generation++;
 			spin_lock(&dev->cb_lock);
 			if (dev->config_cb.callback)
@@ -390,6 +417,7 @@ VQOS_STAT_ATTR(write_bytes, dev->stats.write_bytes);
 VQOS_STAT_ATTR(errors, dev->stats.errors);
 VQOS_STAT_ATTR(io_errors, dev->stats.io_errors);
 VQOS_STAT_ATTR(bounced, dev->stats.bounced);
+VQOS_STAT_ATTR(bounce_refused, dev->stats.bounce_refused);
 VQOS_STAT_ATTR(ring_errors, dev->stats.ring_errors);
 VQOS_STAT_ATTR(inflight, *(u32 *)&dev->inflight.counter);
 
@@ -415,6 +443,7 @@ static struct attribute *vqos_stats_attrs[] = {
 	&dev_attr_errors.attr,
 	&dev_attr_io_errors.attr,
 	&dev_attr_bounced.attr,
+	&dev_attr_bounce_refused.attr,
 	&dev_attr_ring_errors.attr,
 	&dev_attr_inflight.attr,
 	&dev_attr_refused.attr,
