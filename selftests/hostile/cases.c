@@ -745,6 +745,26 @@ static int c_read_into_unmapped(void)
 		   VIRTIO_BLK_S_IOERR, 1, "bad_access");
 }
 
+/*
+ * A read refused after admission (its buffer is unmapped) has taken a slot
+ * in its pool: more of them than a file's pool is deep (128), then a good
+ * read must still complete, or the device stalls for good.
+ */
+static int c_refused_after_slot(void)
+{
+	struct vq *q = q0(C.d);
+	struct seg bad[] = { HDR(q), W(iova(OFF_HOLE), 4096), STS(q) };
+	struct seg good[] = { HDR(q), W(DBUF, 4096), STS(q) };
+	int i;
+
+	for (i = 0; i < 300; i++)
+		CHECK(!one(C.d, VIRTIO_BLK_T_IN, 0, bad, NS(bad),
+			   status_iova(q, 0), VIRTIO_BLK_S_IOERR, 1,
+			   "bad_access"), "refused read %d", i);
+	return one(C.d, VIRTIO_BLK_T_IN, 0, good, NS(good), status_iova(q, 0),
+		   VIRTIO_BLK_S_OK, 4097, NULL);
+}
+
 /* The refused write must leave the disk as it was. */
 static int refused_write(struct dev *d, const struct seg *s, unsigned int n,
 			 u64 sector, const char *reason)
@@ -1643,6 +1663,7 @@ static const struct hcase cases[] = {
 	{ "buffer address wrapping past 2^64: IOERR", c_address_wraps, USES_MAIN },
 	{ "read into unmapped memory: IOERR", c_read_into_unmapped, USES_MAIN },
 	{ "write from unmapped memory: IOERR, disk unchanged", c_write_from_unmapped, USES_MAIN },
+	{ "300 reads refused after admission, then a read is served", c_refused_after_slot, USES_MAIN },
 	{ "read straddling the end of a mapping: IOERR, no partial write", c_read_straddles_mapping_end, USES_MAIN },
 	{ "read into a read-only mapping: IOERR", c_read_into_read_only, USES_MAIN },
 	{ "write from a write-only mapping: IOERR, disk unchanged", c_write_from_write_only, USES_MAIN },
