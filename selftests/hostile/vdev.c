@@ -144,7 +144,7 @@ int kmsg_check(void)
 		"suspicious RCU usage", "refcount_t: ", "list_add corruption",
 		"list_del corruption", "sleeping function called from invalid context",
 		"scheduling while atomic", "soft lockup", "blocked for more than",
-		"kernel BUG at",
+		"kernel BUG at", "rcu: INFO", "detected stall", "hard LOCKUP",
 	};
 	char rec[8192];
 	int found = 0, shown = 0;
