@@ -245,6 +245,8 @@ static int restart(struct fz *f)
 	return 0;
 }
 
+static unsigned int unset_q;	/* a queue never set up, with a kick fd, or 0 */
+
 /* ---- the VMM's moves ------------------------------------------------------- */
 
 enum ctl {
@@ -414,8 +416,8 @@ static int iteration(struct fz *f)
 
 		published[i] = publish_chains(f, q, &jumped[i]);
 	}
-	if (chance(f, 32))
-		kick(&d->vq[5]);	/* never set up */
+	if (chance(f, 32) && unset_q)
+		kick(&d->vq[unset_q]);	/* never set up */
 	for (i = 0; i < nq; i++)
 		kick(&d->vq[(first + i) % d->nq]);
 	if (chance(f, 8)) {
@@ -480,7 +482,7 @@ static int fuzz_seed(struct dev *d, u64 seed, enum mem_mode m, u64 end_ms,
 		     unsigned long max_iters, const char *what)
 {
 	struct fz f = { .d = d, .q = &d->vq[0], .rng = seed };
-	struct vhost_vring_file kf = { .index = 5 };
+	struct vhost_vring_file kf;
 	u64 start = now_ms();
 	char name[256];
 	int failed = 0;
@@ -518,10 +520,15 @@ static int fuzz_seed(struct dev *d, u64 seed, enum mem_mode m, u64 end_ms,
 		if (f.alt_call[i] < 0)
 			failed = 1;
 	}
-	/* Queue 5 is never set up, but kicks reach the device. */
-	kf.fd = d->vq[5].kick_fd;
+	/*
+	 * A queue the device has but the driver never set up gets kicks too
+	 * (beyond num_queues, vhost-vdpa refuses the kick fd itself).
+	 */
+	kf.index = d->nq;
+	kf.fd = d->vq[d->nq].kick_fd;
 	if (!failed && ioctl(d->fd, VHOST_SET_VRING_KICK, &kf))
-		diag("kick fd on queue 5: %s", strerror(errno));
+		kf.index = 0;
+	unset_q = kf.index;
 	if (failed)
 		diag("cannot start the fuzzed device");
 	kmsg("hostile: fuzz, seed %llu, mem %s", (unsigned long long)seed, mem_mode_name(m));
