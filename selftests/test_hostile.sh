@@ -174,6 +174,8 @@ for m in anon thp hugetlb; do
 		--empty-dev "$d_empty" --empty-name hx-empty "${slow[@]}" \
 		--case-seconds "${VQOS_CASE_SECONDS:-5}" "${only_args[@]}" || cases_rc=1
 	echo "# cases with guest memory in $m pages took $((SECONDS - t0)) s"
+	# A wedged device cannot be opened again (its reset still holds it).
+	case " $wedged " in *" hx-slow "*) slow=() ;; esac
 done
 if [ "$cases_rc" = 0 ]; then
 	tap_ok "cases: harness exit status 0 (three memory modes)"

@@ -652,11 +652,17 @@ long dev_reset_timeout(struct dev *d, unsigned int ms)
 	}
 	if (!pid) {
 		u8 s = 0;
-		int null = open("/dev/null", O_WRONLY);
+		int null = open("/dev/null", O_WRONLY), fd;
 
-		/* If this never returns, it must not hold the TAP pipe open. */
+		/*
+		 * If this never returns, it must hold neither the TAP pipe
+		 * nor the other devices (vhost-vdpa opens once) open.
+		 */
 		dup2(null, 1);
 		dup2(null, 2);
+		for (fd = 3; fd < 1024; fd++)
+			if (fd != d->fd)
+				close(fd);
 		_exit(ioctl(d->fd, VHOST_VDPA_SET_STATUS, &s) ? 1 : 0);
 	}
 	while (now_ms() - t0 < ms) {
