@@ -46,6 +46,7 @@ struct fz {
 	unsigned long st_ok, st_ioerr, st_unsupp, st_other;
 	unsigned long ctl[16];		/* control-plane moves, by kind */
 	int alt_call[2];		/* second call eventfd of each queue */
+	bool may_break;			/* a ring was unmapped for a while */
 };
 
 static u64 rnd(struct fz *f, u64 n)
@@ -311,6 +312,11 @@ static int ctl_move(struct fz *f, enum ctl m)
 		}
 		return 0;
 	case CTL_UNMAP_DATA:
+		/*
+		 * Queue 1's rings lie in this mapping: a worker that looks at
+		 * them before they are back breaks the device, rightly.
+		 */
+		f->may_break = d->nq > 1;
 		CHECK(!iotlb_unmap(d, OFF_DATA, DATA_SIZE), "");
 		if (chance(f, 2))
 			msleep(rnd(f, 3));
@@ -455,6 +461,16 @@ static int iteration(struct fz *f)
 	}
 	CHECK(!canary_check(d), "iteration %lu", f->iters);
 	CHECK(!kmsg_check(), "the kernel logged a splat in iteration %lu", f->iters);
+	if (f->may_break) {
+		int st = dev_status(d);
+
+		f->may_break = false;
+		CHECK(st >= 0, "");
+		if (st & VIRTIO_CONFIG_S_NEEDS_RESET) {
+			f->needs_reset++;
+			return restart(f);
+		}
+	}
 	if (!(f->iters % 8)) {
 		CHECK(!good_io(d, f->q, &f->rng), "good I/O after iteration %lu", f->iters);
 		f->good++;
