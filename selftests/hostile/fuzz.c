@@ -1,19 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vqos-hostile fuzz mode: random descriptor chains for a fixed time, from
- * a printed seed, against one device, while a child process keeps doing
- * verified I/O on a second device and times every request.
+ * vqos-hostile fuzz mode: random descriptor chains on both queues of one
+ * device, and random control-plane moves of its VMM between and during
+ * them (queues disabled and enabled again, call fds switched, IOTLB
+ * entries unmapped and mapped again, status bytes written, ring indexes
+ * set, resets with requests in flight), while a child process keeps
+ * doing verified I/O on a second device and times every request.
  *
  * The invariants on the fuzzed device: every chain published gets a used
  * entry, or the device sets NEEDS_RESET (then it is reset); nothing is
- * written outside the mapped, writable guest memory; after a reset, and
- * every few iterations, a good request is served and matches the backing
- * file. The neighbour must see no error and no request slower than the
- * bound.
+ * written outside the mapped, writable guest memory; after a reset, after
+ * a move that upsets the rings, and every few iterations, a good request
+ * is served and matches the backing file; the kernel logs no splat. The
+ * neighbour must see no error and no request slower than the bound.
  *
- * The same seed gives the same sequence of chains (the outcomes depend on
- * timing only where the harness resets the device with requests in
- * flight), so a failure is replayed with --seed and --iterations.
+ * Seeds: a fixed list, replayed by every run (each for at most
+ * FIXED_ITERS iterations and its share of the time), then one new seed
+ * for the rest of the time, printed. Each seed runs on a freshly opened
+ * device, its guest memory backed as the seed says (anon, thp or
+ * hugetlb) unless --mem is given, so that --seed S --iterations N
+ * [--mem M] replays one (the outcomes depend on timing only where the
+ * harness acts with requests in flight).
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -23,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <linux/vhost.h>
@@ -36,6 +44,9 @@ struct fz {
 	unsigned long iters, chains, descs;
 	unsigned long done, needs_reset, resets, good;
 	unsigned long st_ok, st_ioerr, st_unsupp, st_other;
+	unsigned long ctl[16];		/* control-plane moves, by kind */
+	int alt_call[2];		/* second call eventfd of each queue */
+	bool may_break;			/* a ring was unmapped for a while */
 };
 
 static u64 rnd(struct fz *f, u64 n)
@@ -207,12 +218,12 @@ static void corrupt(struct fz *f, struct vring_desc *t, unsigned int n,
 	}
 }
 
-static void count_status(struct fz *f, unsigned int nchains)
+static void count_status(struct fz *f, struct vq *q, unsigned int nchains)
 {
 	unsigned int c;
 
 	for (c = 0; c < nchains; c++) {
-		u8 st = *(u8 *)gva(f->d, status_iova(f->q, c));
+		u8 st = *(u8 *)gva(f->d, status_iova(q, c));
 
 		if (st == VIRTIO_BLK_S_OK)
 			f->st_ok++;
@@ -235,24 +246,126 @@ static int restart(struct fz *f)
 	return 0;
 }
 
-/* One iteration: up to 8 random chains, published, kicked, waited for. */
-static int iteration(struct fz *f)
+static unsigned int unset_q;	/* a queue never set up, with a kick fd, or 0 */
+
+/* ---- the VMM's moves ------------------------------------------------------- */
+
+enum ctl {
+	CTL_CALL,		/* a queue's call fd: its eventfd, another, none */
+	CTL_CONFIG_CALL,	/* the config call fd: its eventfd or none */
+	CTL_UNMAP_SMALL,	/* the RO or WO mapping invalidated, mapped again */
+	CTL_UNMAP_DATA,		/* the data mapping (with queue 1's rings) too */
+	CTL_QUEUE,		/* a queue disabled, set up and enabled again */
+	CTL_STATUS,		/* a status byte written */
+	CTL_BASE,		/* VHOST_SET_VRING_BASE to anything */
+	CTL_RESET,		/* reset */
+	CTL_NR
+};
+
+static const char * const ctl_names[CTL_NR] = {
+	"call fd", "config call fd", "RO/WO unmap", "data unmap", "queue off/on",
+	"status write", "vring base", "reset",
+};
+
+static int set_call(struct dev *d, unsigned int idx, int fd)
+{
+	struct vhost_vring_file vf = { .index = idx, .fd = fd };
+
+	return ioctl(d->fd, VHOST_SET_VRING_CALL, &vf) ? -errno : 0;
+}
+
+/*
+ * One move of the VMM; some with requests in flight. Returns 1 if the
+ * rings are no longer what the harness thinks (the device must then be
+ * reset), 0 if every chain published still gets a used entry or
+ * NEEDS_RESET, -1 if the harness could not talk to the device.
+ */
+static int ctl_move(struct fz *f, enum ctl m)
+{
+	static const u8 statuses[] = { 0x0b, 0x8f, 0x4f, 0x0f, 0x07, 0x03, 0xff, 0x00 };
+	struct dev *d = f->d;
+	unsigned int qi = rnd(f, d->nq);
+	struct vhost_vring_state st = { .index = qi };
+	u8 status;
+	int fd;
+
+	f->ctl[m]++;
+	switch (m) {
+	case CTL_CALL:
+		fd = chance(f, 3) ? VHOST_FILE_UNBIND :
+		     chance(f, 2) ? f->alt_call[qi] : d->vq[qi].call_fd;
+		CHECK(!set_call(d, qi, fd), "VHOST_SET_VRING_CALL %u, fd %d: %s", qi, fd,
+		      strerror(errno));
+		return 0;
+	case CTL_CONFIG_CALL:
+		fd = chance(f, 2) ? VHOST_FILE_UNBIND : d->config_fd;
+		CHECK(!ioctl(d->fd, VHOST_VDPA_SET_CONFIG_CALL, &fd),
+		      "VHOST_VDPA_SET_CONFIG_CALL %d: %s", fd, strerror(errno));
+		return 0;
+	case CTL_UNMAP_SMALL:
+		if (chance(f, 2)) {
+			CHECK(!iotlb_unmap(d, OFF_RO, SZ_64K), "");
+			CHECK(!iotlb_map(d, OFF_RO, SZ_64K, VHOST_ACCESS_RO), "");
+		} else {
+			CHECK(!iotlb_unmap(d, OFF_WO, SZ_64K), "");
+			CHECK(!iotlb_map(d, OFF_WO, SZ_64K, VHOST_ACCESS_WO), "");
+		}
+		return 0;
+	case CTL_UNMAP_DATA:
+		/*
+		 * Queue 1's rings lie in this mapping: a worker that looks at
+		 * them before they are back breaks the device, rightly.
+		 */
+		f->may_break = d->nq > 1;
+		CHECK(!iotlb_unmap(d, OFF_DATA, DATA_SIZE), "");
+		if (chance(f, 2))
+			msleep(rnd(f, 3));
+		CHECK(!iotlb_map(d, OFF_DATA, DATA_SIZE, VHOST_ACCESS_RW), "");
+		return 0;
+	case CTL_QUEUE:
+		st.num = 0;
+		CHECK(!ioctl(d->fd, VHOST_VDPA_SET_VRING_ENABLE, &st),
+		      "disable queue %u: %s", qi, strerror(errno));
+		if (chance(f, 2))
+			msleep(rnd(f, 3));
+		CHECK(!vq_setup(d, &d->vq[qi]), "enable queue %u again", qi);
+		return 1;
+	case CTL_STATUS:
+		status = chance(f, 4) ? (u8)rnd64(&f->rng) : statuses[rnd(f, ARRAY_SIZE(statuses))];
+		/* vhost-vdpa refuses to clear bits but by a reset: EINVAL is fine. */
+		ioctl(d->fd, VHOST_VDPA_SET_STATUS, &status);
+		msleep(rnd(f, 3));
+		return 1;
+	case CTL_BASE:
+		st.num = chance(f, 2) ? (u16)rnd64(&f->rng) :
+			 (u16)(d->vq[qi].avail_idx + rnd(f, 5) - 2);
+		ioctl(d->fd, VHOST_SET_VRING_BASE, &st);
+		msleep(rnd(f, 5));
+		return 1;
+	case CTL_RESET:
+		msleep(rnd(f, 3));
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Random chains on @q, published; returns how many. */
+static unsigned int publish_chains(struct fz *f, struct vq *q, bool *jumped)
 {
 	struct dev *d = f->d;
-	struct vq *q = f->q;
 	struct vring_desc *dt = gva(d, q->desc_iova);
 	unsigned int nchains = 1 + rnd(f, 8), c, next = 0, published = 0;
 	struct seg s[80];
-	struct result r;
-	bool jumped = false;
 
+	f->q = q;
 	for (c = 0; c < nchains; c++) {
 		unsigned int n = gen_chain(f, c, s, 76);
 		u16 head;
 
 		f->descs += n;
 		if (chance(f, 4) && n * 16 <= 1024) {
-			u64 table = iova(OFF_RING + R_INDIRECT) + 1024ULL * c;
+			u64 table = iova(q->area + R_INDIRECT) + 1024ULL * c;
 
 			head = put_indirect(q, d, next, table, s, n);
 			if (chance(f, 24))
@@ -274,220 +387,253 @@ static int iteration(struct fz *f)
 		if (next >= q->num)
 			break;
 	}
+	*jumped = false;
 	if (chance(f, 200)) {
 		/* The index jumps: the stale entries are served again. */
 		publish_idx(d, q, q->avail_idx + rnd(f, 2 * q->num));
-		jumped = true;
+		*jumped = true;
 	}
-	if (chance(f, 32))
-		kick(&d->vq[1]);	/* never set up */
-	kick(q);
-	if (chance(f, 50)) {
-		/* Reset with the chains in flight. */
-		msleep(rnd(f, 3));
-		return restart(f);
+	return published;
+}
+
+/*
+ * One iteration: up to 8 random chains on one queue, or on both, published
+ * and kicked, perhaps with a move of the VMM before or while they are in
+ * flight, and waited for.
+ */
+static int iteration(struct fz *f)
+{
+	struct dev *d = f->d;
+	unsigned int first = rnd(f, d->nq), nq = d->nq > 1 && chance(f, 4) ? 2 : 1;
+	unsigned int published[2] = { 0 }, i;
+	bool jumped[2] = { false };
+	int moved = 0;
+	struct result r;
+
+	if (chance(f, 10)) {
+		moved = ctl_move(f, (enum ctl)rnd(f, CTL_NR));
+		if (moved < 0)
+			return -1;
+		if (moved)
+			return restart(f);
 	}
-	wait_used(d, q, q->avail_idx, 30000, &r);
-	switch (r.out) {
-	case OUT_DONE:
-		f->done++;
-		if (!jumped)
-			count_status(f, published);
-		break;
-	case OUT_NEEDS_RESET:
-		f->needs_reset++;
-		CHECK(!restart(f), "");
-		break;
-	case OUT_TIMEOUT:
-		diag("iteration %lu: %u chains, avail idx %u, used idx %u, device status 0x%x: no completion and no NEEDS_RESET in 30 s",
-		     f->iters, published, q->avail_idx, used_idx(d, q), r.dev_status);
-		return -1;
-	default:
-		return -1;
+	for (i = 0; i < nq; i++) {
+		struct vq *q = &d->vq[(first + i) % d->nq];
+
+		published[i] = publish_chains(f, q, &jumped[i]);
+	}
+	if (chance(f, 32) && unset_q)
+		kick(&d->vq[unset_q]);	/* never set up */
+	for (i = 0; i < nq; i++)
+		kick(&d->vq[(first + i) % d->nq]);
+	if (chance(f, 8)) {
+		/* A move with the chains in flight. */
+		moved = ctl_move(f, (enum ctl)rnd(f, CTL_NR));
+		if (moved < 0)
+			return -1;
+		if (moved)
+			return restart(f);
+	}
+	for (i = 0; i < nq; i++) {
+		struct vq *q = &d->vq[(first + i) % d->nq];
+
+		f->q = q;
+		wait_used(d, q, q->avail_idx, 30000, &r);
+		switch (r.out) {
+		case OUT_DONE:
+			f->done++;
+			if (!jumped[i])
+				count_status(f, q, published[i]);
+			continue;
+		case OUT_NEEDS_RESET:
+			f->needs_reset++;
+			CHECK(!restart(f), "");
+			break;
+		case OUT_TIMEOUT:
+			diag("iteration %lu, queue %u: %u chains, avail idx %u, used idx %u, device status 0x%x: no completion and no NEEDS_RESET in 30 s",
+			     f->iters, q->idx, published[i], q->avail_idx, used_idx(d, q),
+			     r.dev_status);
+			return -1;
+		default:
+			return -1;
+		}
+		break;	/* restarted: the other queue's chains are gone */
 	}
 	CHECK(!canary_check(d), "iteration %lu", f->iters);
 	CHECK(!kmsg_check(), "the kernel logged a splat in iteration %lu", f->iters);
+	if (f->may_break) {
+		int st = dev_status(d);
+
+		f->may_break = false;
+		CHECK(st >= 0, "");
+		if (st & VIRTIO_CONFIG_S_NEEDS_RESET) {
+			f->needs_reset++;
+			return restart(f);
+		}
+	}
 	if (!(f->iters % 8)) {
-		CHECK(!good_io(d, q, &f->rng), "good I/O after iteration %lu", f->iters);
+		CHECK(!good_io(d, f->q, &f->rng), "good I/O after iteration %lu", f->iters);
 		f->good++;
 	}
 	return 0;
 }
 
-/* ---- the neighbour ------------------------------------------------------- */
+/* ---- seeds ------------------------------------------------------------------- */
 
-struct nb_result {
-	unsigned long ops;
-	unsigned long bytes;
-	u64 max_ns;
-	int failed;
-	char msg[512];
+/* Replayed by every run; a seed that once found a bug belongs here. */
+static const u64 fixed_seeds[] = {
+	0x13a1c0ffee000001ULL, 0x13a1c0ffee000002ULL, 0x13a1c0ffee000003ULL,
+	0x5eedbeef00000004ULL, 0x5eedbeef00000005ULL, 0x5eedbeef00000006ULL,
 };
+#define FIXED_ITERS	150
 
-static void neighbour(struct dev *d, unsigned int seconds, unsigned int bound_ms,
-		      u64 seed, int out)
+/* The backing of a seed's guest memory: --mem, else the seed says. */
+static enum mem_mode seed_mem(u64 seed, const struct fuzz_opts *o, enum mem_mode given)
 {
-	struct nb_result res = { 0 };
-	u64 end = now_ms() + seconds * 1000ULL, rng = seed ^ 0xabcdef;
-	u64 wr = iova(OFF_DATA), rd = iova(OFF_DATA + DATA_BUF_SIZE / 2);
-
-	if (dev_open(d, 1) || dev_start(d)) {
-		res.failed = 1;
-		snprintf(res.msg, sizeof(res.msg), "cannot start the neighbour device");
-		goto out;
-	}
-	while (now_ms() < end) {
-		u32 len = SECTOR * (1 + rnd64(&rng) % 256);
-		u64 sector = rnd64(&rng) % (d->capacity - len / SECTOR);
-		struct result r;
-		u64 t0, t1, t2;
-		u32 i;
-
-		for (i = 0; i < len; i += 8) {
-			u64 v = rnd64(&rng);
-
-			memcpy(gva(d, wr + i), &v, 8);
-		}
-		memset(gva(d, rd), 0, len);
-		t0 = now_ns();
-		blk_io(d, &d->vq[0], VIRTIO_BLK_T_OUT, sector, wr, len, &r);
-		t1 = now_ns();
-		if (r.out != OUT_DONE || r.status != VIRTIO_BLK_S_OK) {
-			snprintf(res.msg, sizeof(res.msg), "write of %u bytes at sector %llu: %s, status %u",
-				 len, (unsigned long long)sector, outcome_name(r.out), r.status);
-			res.failed = 1;
-			break;
-		}
-		blk_io(d, &d->vq[0], VIRTIO_BLK_T_IN, sector, rd, len, &r);
-		t2 = now_ns();
-		if (r.out != OUT_DONE || r.status != VIRTIO_BLK_S_OK) {
-			snprintf(res.msg, sizeof(res.msg), "read of %u bytes at sector %llu: %s, status %u",
-				 len, (unsigned long long)sector, outcome_name(r.out), r.status);
-			res.failed = 1;
-			break;
-		}
-		if (memcmp(gva(d, wr), gva(d, rd), len)) {
-			snprintf(res.msg, sizeof(res.msg), "read back at sector %llu differs",
-				 (unsigned long long)sector);
-			res.failed = 1;
-			break;
-		}
-		if (!(res.ops % 64) && backing_compare(d, sector, gva(d, rd), len)) {
-			snprintf(res.msg, sizeof(res.msg), "backing file differs at sector %llu",
-				 (unsigned long long)sector);
-			res.failed = 1;
-			break;
-		}
-		res.ops += 2;
-		res.bytes += 2ULL * len;
-		if (t1 - t0 > res.max_ns)
-			res.max_ns = t1 - t0;
-		if (t2 - t1 > res.max_ns)
-			res.max_ns = t2 - t1;
-		if (res.max_ns > bound_ms * 1000000ULL) {
-			snprintf(res.msg, sizeof(res.msg), "a request took %llu ms, over the %u ms bound",
-				 (unsigned long long)res.max_ns / 1000000, bound_ms);
-			res.failed = 1;
-			break;
-		}
-	}
-out:
-	if (write(out, &res, sizeof(res)) != sizeof(res))
-		_exit(2);
-	dev_close(d);
-	_exit(0);
+	return o->mem_set ? given : (enum mem_mode)(seed % 3);
 }
 
-int run_fuzz(struct dev *d, struct dev *nb, const struct fuzz_opts *o)
+/* Run @seed on a freshly opened @d until @end_ms or @max_iters. */
+static int fuzz_seed(struct dev *d, u64 seed, enum mem_mode m, u64 end_ms,
+		     unsigned long max_iters, const char *what)
 {
-	struct fz f = { .d = d, .q = &d->vq[0], .rng = o->seed };
-	struct nb_result res = { 0 };
-	u64 start, end;
-	pid_t pid = -1;
-	int pipefd[2] = { -1, -1 }, failed = 0, status;
+	struct fz f = { .d = d, .q = &d->vq[0], .rng = seed };
+	struct vhost_vring_file kf;
+	u64 start = now_ms();
 	char name[256];
+	int failed = 0;
+	unsigned int i;
 
-	if (o->list) {
-		printf("fuzz\nneighbour\n");
-		return 0;
+	{	/* a fresh device but for its names */
+		struct dev fresh = { .path = d->path, .name = d->name,
+				     .backing = d->backing };
+
+		*d = fresh;
 	}
-	printf("1..2\n");
-	printf("# fuzz: seed %llu (replay: --seed %llu), %u s, neighbour bound %u ms\n",
-	       (unsigned long long)o->seed, (unsigned long long)o->seed,
-	       o->seconds, o->max_latency_ms);
-	fflush(stdout);
-	kmsg("hostile: fuzz, seed %llu", (unsigned long long)o->seed);
-
-	if (nb) {
-		if (pipe(pipefd))
-			return 1;
-		pid = fork();
-		if (pid < 0)
-			return 1;
-		if (!pid) {
-			close(pipefd[0]);
-			neighbour(nb, o->seconds + 2, o->max_latency_ms, o->seed,
-				  pipefd[1]);
+	f.alt_call[0] = f.alt_call[1] = -1;
+	mem_mode = m;
+	if (dev_open(d, 1)) {
+		if (m == MEM_HUGETLB) {
+			diag("no hugetlb memory for seed %llu: anon instead", (unsigned long long)seed);
+			dev_close(d);
+			mem_mode = m = MEM_ANON;
+			if (dev_open(d, 1))
+				failed = 1;
+		} else {
+			failed = 1;
 		}
-		close(pipefd[1]);
 	}
-
-	if (dev_open(d, 1) || dev_start(d)) {
-		diag("cannot start the fuzzed device");
+	if (!failed && dev_start(d))
 		failed = 1;
-	} else {
-		/* Queue 1 is never set up, but kicks reach the device. */
-		struct vhost_vring_file kf = { .index = 1, .fd = d->vq[1].kick_fd };
-
-		if (ioctl(d->fd, VHOST_SET_VRING_KICK, &kf))
-			diag("kick fd on queue 1: %s", strerror(errno));
+	if (!failed && (d->features & (1ULL << VIRTIO_BLK_F_MQ)) &&
+	    le16toh(d->cfg.num_queues) >= 2) {
+		d->nq = 2;
+		if (vq_setup(d, &d->vq[1]))
+			failed = 1;
 	}
+	for (i = 0; !failed && i < 2; i++) {
+		f.alt_call[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (f.alt_call[i] < 0)
+			failed = 1;
+	}
+	/*
+	 * A queue the device has but the driver never set up gets kicks too
+	 * (beyond num_queues, vhost-vdpa refuses the kick fd itself).
+	 */
+	kf.index = d->nq;
+	kf.fd = d->vq[d->nq].kick_fd;
+	if (!failed && ioctl(d->fd, VHOST_SET_VRING_KICK, &kf))
+		kf.index = 0;
+	unset_q = kf.index;
+	if (failed)
+		diag("cannot start the fuzzed device");
+	kmsg("hostile: fuzz, seed %llu, mem %s", (unsigned long long)seed, mem_mode_name(m));
 	kmsg_tail();
-	start = now_ms();
-	end = start + o->seconds * 1000ULL;
-	while (!failed && now_ms() < end &&
-	       (!o->iterations || f.iters < o->iterations)) {
+	while (!failed && now_ms() < end_ms && (!max_iters || f.iters < max_iters)) {
 		if (iteration(&f)) {
-			diag("fuzz failed at iteration %lu (seed %llu)", f.iters,
-			     (unsigned long long)o->seed);
+			diag("fuzz failed at iteration %lu; replay: --seed %llu --iterations %lu --mem %s",
+			     f.iters, (unsigned long long)seed, f.iters + 1, mem_mode_name(m));
 			failed = 1;
 		}
 		f.iters++;
 	}
-	if (!failed) {
-		if (good_io(d, f.q, &f.rng) || canary_check(d))
-			failed = 1;
-	}
-	diag("%lu iterations in %llu s: %lu chains of %lu descriptors; %lu completed rounds, %lu NEEDS_RESET, %lu resets, %lu good requests verified",
-	     f.iters, (unsigned long long)(now_ms() - start) / 1000, f.chains,
-	     f.descs, f.done, f.needs_reset, f.resets, f.good);
+	if (!failed && (good_io(d, &d->vq[0], &f.rng) || canary_check(d) || kmsg_check()))
+		failed = 1;
+	diag("seed %llu, mem %s, %d queue(s): %lu iterations in %llu ms: %lu chains of %lu descriptors; %lu completed rounds, %lu NEEDS_RESET, %lu resets, %lu good requests verified",
+	     (unsigned long long)seed, mem_mode_name(m), d->nq, f.iters,
+	     (unsigned long long)(now_ms() - start), f.chains, f.descs, f.done,
+	     f.needs_reset, f.resets, f.good);
 	diag("status bytes: %lu OK, %lu IOERR, %lu UNSUPP, %lu not written",
 	     f.st_ok, f.st_ioerr, f.st_unsupp, f.st_other);
+	for (i = 0; i < CTL_NR; i++)
+		diag("VMM moves: %-15s %lu", ctl_names[i], f.ctl[i]);
 	diag("stats of %s: requests %ld, errors %ld, ring_errors %ld", d->name,
 	     sysfs_stat(d, "requests", NULL), sysfs_stat(d, "errors", NULL),
 	     sysfs_stat(d, "ring_errors", NULL));
-	snprintf(name, sizeof(name), "fuzz: %lu iterations (%lu chains) in %u s, seed %llu",
-		 f.iters, f.chains, o->seconds, (unsigned long long)o->seed);
-	diag_flush();
+	snprintf(name, sizeof(name), "fuzz: %s seed %llu (mem %s): %lu iterations",
+		 what, (unsigned long long)seed, mem_mode_name(m), f.iters);
 	tap_result(!failed, name, NULL);
+	for (i = 0; i < 2; i++)
+		if (f.alt_call[i] >= 0)
+			close(f.alt_call[i]);
 	dev_close(d);
+	return failed;
+}
+
+int run_fuzz(struct dev *d, struct dev *nb, const struct fuzz_opts *o)
+{
+	unsigned int nfixed = o->seeded ? 0 : ARRAY_SIZE(fixed_seeds), i;
+	enum mem_mode given = mem_mode;
+	struct neighbour n = { 0 };
+	u64 start, share, end;
+	int failed = 0;
+	char name[256];
+
+	if (o->list) {
+		for (i = 0; i < nfixed; i++)
+			printf("fuzz: fixed seed %u\n", i + 1);
+		printf("fuzz: %s seed\nneighbour\n", o->seeded ? "given" : "new");
+		return 0;
+	}
+	printf("1..%u\n", nfixed + 2);
+	printf("# fuzz: %u fixed seeds, then seed %llu (replay: --seed %llu%s%s), %u s, neighbour bound %u ms\n",
+	       nfixed, (unsigned long long)o->seed, (unsigned long long)o->seed,
+	       o->mem_set ? " --mem " : "", o->mem_set ? mem_mode_name(given) : "",
+	       o->seconds, o->max_latency_ms);
+	fflush(stdout);
+
+	if (nb && neighbour_start(&n, nb, o->seconds + 2, o->max_latency_ms, o->seed)) {
+		diag("cannot start the neighbour");
+		failed = 1;
+	}
+	start = now_ms();
+	end = start + o->seconds * 1000ULL;
+	/* The fixed seeds take at most half of the time. */
+	share = o->seconds * 1000ULL / (2 * (nfixed ? nfixed : 1));
+	for (i = 0; i < nfixed; i++) {
+		u64 s = fixed_seeds[i];
+		char what[32];
+
+		snprintf(what, sizeof(what), "fixed %u/%u", i + 1, nfixed);
+		failed |= fuzz_seed(d, s, seed_mem(s, o, given), now_ms() + share,
+				    FIXED_ITERS, what);
+	}
+	failed |= fuzz_seed(d, o->seed, seed_mem(o->seed, o, given), end,
+			    o->iterations, o->seeded ? "given" : "new");
 
 	if (!nb) {
 		tap_result(true, "neighbour", "no neighbour device given (--neighbour-dev)");
 		return failed;
 	}
-	if (read(pipefd[0], &res, sizeof(res)) != sizeof(res)) {
-		res.failed = 1;
-		snprintf(res.msg, sizeof(res.msg), "the neighbour process died");
-	}
-	waitpid(pid, &status, 0);
-	if (res.msg[0])
-		printf("# neighbour: %s\n", res.msg);
+	if (neighbour_wait(&n) && !n.sh->msg[0])
+		snprintf(n.sh->msg, sizeof(n.sh->msg), "failed");
+	if (n.sh->msg[0])
+		printf("# neighbour: %s\n", n.sh->msg);
 	printf("# neighbour: %lu verified requests, %lu MiB, slowest %llu.%03llu ms (bound %u ms)\n",
-	       res.ops, res.bytes >> 20, (unsigned long long)res.max_ns / 1000000,
-	       (unsigned long long)(res.max_ns / 1000) % 1000, o->max_latency_ms);
+	       n.sh->ops, n.sh->bytes >> 20, (unsigned long long)n.sh->max_ns / 1000000,
+	       (unsigned long long)(n.sh->max_ns / 1000) % 1000, o->max_latency_ms);
 	snprintf(name, sizeof(name), "neighbour: %lu verified requests, no error, slowest %llu ms (bound %u ms)",
-		 res.ops, (unsigned long long)res.max_ns / 1000000, o->max_latency_ms);
-	tap_result(!res.failed, name, NULL);
-	return failed || res.failed;
+		 n.sh->ops, (unsigned long long)n.sh->max_ns / 1000000, o->max_latency_ms);
+	tap_result(!n.sh->failed, name, NULL);
+	return failed || n.sh->failed;
 }

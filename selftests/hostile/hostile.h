@@ -55,8 +55,18 @@ typedef uint64_t u64;
 
 #define CANARY		0xa5
 #define STATUS_UNSET	0xee		/* status byte before the device writes */
-#define MAX_QUEUES	2
+#define MAX_QUEUES	16		/* VQOS_MAX_QUEUES; cases use 0 and 1 */
 #define RING_NUM	256
+
+/*
+ * What backs guest memory (--mem): anonymous 4 KiB pages, transparent huge
+ * pages (MADV_HUGEPAGE on a 2 MiB-aligned mapping, as QEMU does for guest
+ * RAM) or hugetlbfs pages (MAP_HUGETLB, reserved in
+ * /proc/sys/vm/nr_hugepages). Data buffers, rings, headers and status
+ * bytes then all lie in huge pages, most of them in tail pages.
+ */
+enum mem_mode { MEM_ANON, MEM_THP, MEM_HUGETLB };
+#define SZ_2M		0x200000ULL
 
 struct vq {
 	unsigned int idx;
@@ -76,6 +86,8 @@ struct dev {
 	int config_fd;
 	int backing_fd;
 	u8 *mem;			/* MEM_SIZE bytes of guest memory */
+	u64 mem_len;			/* bytes mapped at mem (>= MEM_SIZE) */
+	enum mem_mode mem_mode;
 	u64 offered;			/* device features */
 	u64 features;			/* negotiated */
 	u64 want;			/* features the driver accepts */
@@ -85,6 +97,7 @@ struct dev {
 	unsigned int nq;		/* queues set up by dev_start() */
 	struct vq vq[MAX_QUEUES];
 	bool started;
+	bool wedged;			/* a reset never returned: hands off */
 };
 
 /* A buffer of a descriptor chain: VRING_DESC_F_WRITE or 0 in @flags. */
@@ -118,6 +131,11 @@ u64 now_ms(void);
 u64 now_ns(void);
 void msleep(unsigned int ms);
 u64 rnd64(u64 *state);
+extern enum mem_mode mem_mode;		/* --mem, for every device opened */
+const char *mem_mode_name(enum mem_mode m);
+int mem_mode_parse(const char *s, enum mem_mode *m);
+u64 mem_huge_bytes(struct dev *d);
+int dev_remem(struct dev *d, enum mem_mode m);
 void kmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void kmsg_tail(void);
 int kmsg_check(void);
@@ -182,12 +200,21 @@ int good_io(struct dev *d, struct vq *q, u64 *rng);
 int backing_compare(struct dev *d, u64 sector, const void *buf, u32 len);
 const char *outcome_name(enum outcome o);
 
-/* cases.c, fuzz.c */
+/* cases.c, fuzz.c, race.c, flood.c */
+struct case_opts {
+	const char *only;	/* cases whose name contains this */
+	bool list;		/* print the names of the cases selected */
+	bool strict;		/* KNOWN_BUG cases fail rather than skip */
+	bool all;		/* every case, not just HUGE ones, in a huge mode */
+};
+extern unsigned int case_seconds;	/* --case-seconds: timed cases */
 int run_cases(struct dev *main_dev, struct dev *ro_dev, struct dev *empty_dev,
-	      const char *only, bool list, bool strict);
+	      struct dev *slow_dev, const struct case_opts *o);
 struct fuzz_opts {
 	unsigned int seconds;
 	u64 seed;
+	bool seeded;			/* --seed: replay that one seed only */
+	bool mem_set;			/* --mem given: every seed uses it */
 	unsigned int max_latency_ms;
 	unsigned long iterations;	/* stop after this many (0: no limit) */
 	bool list;
@@ -195,6 +222,39 @@ struct fuzz_opts {
 int run_fuzz(struct dev *fuzz_dev, struct dev *neighbour,
 	     const struct fuzz_opts *o);
 int run_race(struct dev *d, unsigned int seconds);
+int run_flood(struct dev *d, struct dev *nb, unsigned int seconds,
+	      unsigned int per_queue, unsigned int max_latency_ms, bool list);
+long dev_reset_timeout(struct dev *d, unsigned int ms);
+
+/*
+ * neighbour.c: verified I/O on a second device in a child process, every
+ * request timed, for the fuzzer and the flood (they check that a hostile
+ * device does not disturb another one).
+ */
+#define NB_MAX_SAMPLES	(1U << 18)
+struct nb_sample {
+	u64 t_ns;			/* start, now_ns() */
+	u32 lat_us;
+	u32 len;
+};
+struct nb_shared {
+	unsigned long ops, bytes;
+	u64 max_ns;
+	int failed;
+	bool done;
+	char msg[512];
+	unsigned long nsamples;
+	struct nb_sample s[NB_MAX_SAMPLES];
+};
+struct neighbour {
+	int pid;
+	struct nb_shared *sh;
+};
+int neighbour_start(struct neighbour *n, struct dev *d, unsigned int seconds,
+		    unsigned int bound_ms, u64 seed);
+int neighbour_wait(struct neighbour *n);
+u64 neighbour_pct_us(const struct neighbour *n, u64 from_ns, u64 to_ns,
+		     unsigned int pct, unsigned long *count);
 
 /* TAP */
 void tap_result(bool ok, const char *name, const char *skip);

@@ -5,8 +5,9 @@
  *
  *   vqos-hostile cases --dev /dev/vhost-vdpa-N --name NAME --backing FILE
  *                [--ro-dev PATH --ro-name NAME --ro-backing FILE]
- *                [--empty-dev PATH --empty-name NAME] [--only TEXT]
- *                [--strict]
+ *                [--empty-dev PATH --empty-name NAME]
+ *                [--slow-dev PATH --slow-name NAME --slow-backing BLKDEV]
+ *                [--only TEXT] [--strict] [--all] [--case-seconds N]
  *   vqos-hostile io --dev PATH --name NAME [--backing FILE]
  *                --op read|write|flush --sector N --len BYTES
  *                --expect ok|ioerr|unsupp
@@ -15,7 +16,15 @@
  *                 --neighbour-backing FILE] [--seconds N] [--seed N]
  *                [--iterations N] [--max-latency-ms N]
  *   vqos-hostile race --dev PATH --name NAME [--seconds N]
+ *   vqos-hostile flood --dev PATH --name NAME --neighbour-dev PATH
+ *                --neighbour-name NAME --neighbour-backing FILE [--seconds N]
+ *                [--per-queue N] [--max-latency-ms N]
  *
+ * --mem anon|thp|hugetlb backs the guest memory of every device with 4 KiB
+ * pages (default), transparent huge pages or hugetlbfs pages; cases then
+ * runs only the cases marked for huge pages (--all: every case).
+ *
+ * --only A|B selects the cases whose name contains A or B.
  * --list prints the names of the test cases a mode reports, one a line,
  * and exits; -v shows the diagnostics of passing cases too. A case that
  * fails on a known, reported bug of the host is reported as SKIP (with the
@@ -24,7 +33,9 @@
  * in /sys/bus/vdpa/devices/NAME/stats/ are checked), FILE its backing file
  * (the data the device returns is compared with it). io sends one
  * well-formed request and checks its status (for fault injection). The read-only device
- * has vqos/read_only=1, the empty one no backing store.
+ * has vqos/read_only=1, the empty one no backing store, the slow one sits on
+ * a block device that takes long enough per request (null_blk with
+ * completion_nsec=200000000) to hold requests in flight while the VMM acts.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -55,12 +66,16 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: vqos-hostile cases|fuzz --dev PATH --name NAME --backing FILE [options]\n"
 		"  cases: [--ro-dev PATH --ro-name NAME --ro-backing FILE]\n"
-		"         [--empty-dev PATH --empty-name NAME] [--only TEXT] [--strict]\n"
+		"         [--empty-dev PATH --empty-name NAME]\n"
+		"         [--slow-dev PATH --slow-name NAME --slow-backing BLKDEV]\n"
+		"         [--only TEXT] [--strict] [--all] [--case-seconds N]\n"
 		"  fuzz:  [--neighbour-dev PATH --neighbour-name NAME --neighbour-backing FILE]\n"
 		"         [--seconds N] [--seed N] [--iterations N] [--max-latency-ms N]\n"
 		"  race:  [--seconds N] (frees guest memory under the device: see race.c)\n"
+		"  flood: --neighbour-dev PATH --neighbour-name NAME --neighbour-backing FILE\n"
+		"         [--seconds N] [--per-queue N] [--max-latency-ms N] (see flood.c)\n"
 		"  io:    --op read|write|flush --sector N --len BYTES --expect ok|ioerr|unsupp\n"
-		"  all:   [--list] [-v]\n");
+		"  all:   [--mem anon|thp|hugetlb] [--list] [-v]\n");
 	exit(2);
 }
 
@@ -120,7 +135,9 @@ int main(int argc, char **argv)
 	enum { O_DEV = 256, O_NAME, O_BACKING, O_RO_DEV, O_RO_NAME,
 	       O_RO_BACKING, O_EMPTY_DEV, O_EMPTY_NAME, O_NB_DEV, O_NB_NAME,
 	       O_NB_BACKING, O_SECONDS, O_SEED, O_ITER, O_LAT, O_ONLY, O_LIST,
-	       O_STRICT, O_OP, O_SECTOR, O_LEN, O_EXPECT };
+	       O_STRICT, O_OP, O_SECTOR, O_LEN, O_EXPECT, O_SLOW_DEV,
+	       O_SLOW_NAME, O_SLOW_BACKING, O_MEM, O_ALL, O_CASE_SECONDS,
+	       O_PER_QUEUE };
 	static const struct option opts[] = {
 		{ "dev", required_argument, NULL, O_DEV },
 		{ "name", required_argument, NULL, O_NAME },
@@ -144,15 +161,25 @@ int main(int argc, char **argv)
 		{ "sector", required_argument, NULL, O_SECTOR },
 		{ "len", required_argument, NULL, O_LEN },
 		{ "expect", required_argument, NULL, O_EXPECT },
+		{ "slow-dev", required_argument, NULL, O_SLOW_DEV },
+		{ "slow-name", required_argument, NULL, O_SLOW_NAME },
+		{ "slow-backing", required_argument, NULL, O_SLOW_BACKING },
+		{ "mem", required_argument, NULL, O_MEM },
+		{ "all", no_argument, NULL, O_ALL },
+		{ "case-seconds", required_argument, NULL, O_CASE_SECONDS },
+		{ "per-queue", required_argument, NULL, O_PER_QUEUE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct dev main_dev = { 0 }, ro = { 0 }, empty = { 0 }, nb = { 0 };
+	struct dev slow = { 0 };
 	struct fuzz_opts fo = { .seconds = 60, .max_latency_ms = 2000 };
-	const char *mode, *only = NULL, *op = "read", *expect = "ok";
+	struct case_opts co = { 0 };
+	const char *mode, *op = "read", *expect = "ok";
+	unsigned int per_queue = 16;
 	u64 sector = 0;
 	u32 len = 4096;
-	bool list = false, seeded = false, strict = false;
+	bool list = false, seeded = false;
 	int c, ret;
 
 	if (argc < 2)
@@ -207,13 +234,36 @@ int main(int argc, char **argv)
 			fo.max_latency_ms = strtoul(optarg, NULL, 0);
 			break;
 		case O_ONLY:
-			only = optarg;
+			co.only = optarg;
 			break;
 		case O_LIST:
 			list = true;
 			break;
 		case O_STRICT:
-			strict = true;
+			co.strict = true;
+			break;
+		case O_SLOW_DEV:
+			slow.path = optarg;
+			break;
+		case O_SLOW_NAME:
+			slow.name = optarg;
+			break;
+		case O_SLOW_BACKING:
+			slow.backing = optarg;
+			break;
+		case O_MEM:
+			if (mem_mode_parse(optarg, &mem_mode))
+				usage();
+			fo.mem_set = true;
+			break;
+		case O_ALL:
+			co.all = true;
+			break;
+		case O_CASE_SECONDS:
+			case_seconds = strtoul(optarg, NULL, 0);
+			break;
+		case O_PER_QUEUE:
+			per_queue = strtoul(optarg, NULL, 0);
 			break;
 		case O_OP:
 			op = optarg;
@@ -239,21 +289,25 @@ int main(int argc, char **argv)
 	if (!seeded)
 		fo.seed = now_ns() ^ ((u64)getpid() << 32);
 	fo.list = list;
+	fo.seeded = seeded;
 	if (!list && (!main_dev.path || !main_dev.name))
 		usage();
 
 	if (!strcmp(mode, "cases")) {
+		co.list = list;
 		if (!list && (open_start(&main_dev) || open_start(need(&ro)) ||
-			      open_start(need(&empty))))
+			      open_start(need(&empty)) || open_start(need(&slow))))
 			return 1;
-		ret = run_cases(&main_dev, need(&ro), need(&empty), only, list,
-				strict);
+		ret = run_cases(&main_dev, need(&ro), need(&empty), need(&slow),
+				&co);
 		if (!list) {
 			dev_close(&main_dev);
 			if (ro.path)
 				dev_close(&ro);
 			if (empty.path)
 				dev_close(&empty);
+			if (slow.path)
+				dev_close(&slow);
 		}
 		return ret;
 	}
@@ -272,11 +326,14 @@ int main(int argc, char **argv)
 		return run_fuzz(&main_dev, need(&nb), &fo);
 	if (!strcmp(mode, "race")) {
 		if (list) {
-			printf("race\n");
+			printf("race/data\nrace/bounce\nrace/status\nrace/ring\n");
 			return 0;
 		}
 		return run_race(&main_dev, fo.seconds);
 	}
+	if (!strcmp(mode, "flood"))
+		return run_flood(&main_dev, need(&nb), fo.seconds, per_queue,
+				 fo.max_latency_ms, list);
 	usage();
 	return 2;
 }

@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <linux/vhost.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
@@ -143,7 +144,7 @@ int kmsg_check(void)
 		"suspicious RCU usage", "refcount_t: ", "list_add corruption",
 		"list_del corruption", "sleeping function called from invalid context",
 		"scheduling while atomic", "soft lockup", "blocked for more than",
-		"kernel BUG at",
+		"kernel BUG at", "rcu: INFO", "detected stall", "hard LOCKUP",
 	};
 	char rec[8192];
 	int found = 0, shown = 0;
@@ -328,6 +329,123 @@ static bool in_rw(u64 addr, u64 len)
 	       addr - IOVA_BASE + len <= OFF_HOLE;
 }
 
+enum mem_mode mem_mode = MEM_ANON;
+
+const char *mem_mode_name(enum mem_mode m)
+{
+	switch (m) {
+	case MEM_THP: return "thp";
+	case MEM_HUGETLB: return "hugetlb";
+	default: return "anon";
+	}
+}
+
+int mem_mode_parse(const char *s, enum mem_mode *m)
+{
+	if (!strcmp(s, "anon"))
+		*m = MEM_ANON;
+	else if (!strcmp(s, "thp"))
+		*m = MEM_THP;
+	else if (!strcmp(s, "hugetlb"))
+		*m = MEM_HUGETLB;
+	else
+		return -1;
+	return 0;
+}
+
+/*
+ * Map the guest memory of @d as @m says: MEM_SIZE bytes, rounded up to
+ * whole 2 MiB pages for the huge modes (the first huge page then holds the
+ * rings and the start of the data, in tail pages but for its first 4 KiB).
+ */
+static int mem_map(struct dev *d, enum mem_mode m)
+{
+	u64 len = m == MEM_ANON ? MEM_SIZE : (MEM_SIZE + SZ_2M - 1) & ~(SZ_2M - 1);
+	u8 *p, *raw;
+
+	switch (m) {
+	case MEM_HUGETLB:
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+			 MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
+		CHECK(p != MAP_FAILED, "mmap %llu bytes of hugetlb pages: %s (are 2 MiB pages reserved in /proc/sys/vm/nr_hugepages?)",
+		      (unsigned long long)len, strerror(errno));
+		break;
+	case MEM_THP:
+		/* 2 MiB-aligned, so that the kernel can back it with THPs. */
+		raw = mmap(NULL, len + SZ_2M, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		CHECK(raw != MAP_FAILED, "mmap %llu bytes: %s",
+		      (unsigned long long)(len + SZ_2M), strerror(errno));
+		p = (u8 *)(((uintptr_t)raw + SZ_2M - 1) & ~(uintptr_t)(SZ_2M - 1));
+		if (p > raw)
+			munmap(raw, p - raw);
+		if (raw + SZ_2M > p)
+			munmap(p + len, raw + SZ_2M - p);
+		CHECK(!madvise(p, len, MADV_HUGEPAGE), "madvise(MADV_HUGEPAGE): %s",
+		      strerror(errno));
+		break;
+	default:
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		CHECK(p != MAP_FAILED, "mmap %llu bytes: %s",
+		      (unsigned long long)len, strerror(errno));
+	}
+	d->mem = p;
+	d->mem_len = len;
+	d->mem_mode = m;
+	/* Written once, so that every page is the harness's own (and THPs fault in). */
+	memset(d->mem, 0, len);
+	canary_fill(d);
+	return 0;
+}
+
+/*
+ * How many bytes of @d's guest memory are backed by huge pages, from
+ * /proc/self/smaps: the whole mapping for hugetlbfs, AnonHugePages for THP.
+ */
+u64 mem_huge_bytes(struct dev *d)
+{
+	unsigned long long a, b, kb;
+	bool ours = false;
+	char line[512];
+	u64 huge = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx-%llx ", &a, &b) == 2) {
+			if (ours)
+				break;
+			ours = a == (uintptr_t)d->mem;
+			continue;
+		}
+		if (!ours)
+			continue;
+		if (sscanf(line, "KernelPageSize: %llu kB", &kb) == 1 && kb >= 2048)
+			huge = d->mem_len;
+		else if (sscanf(line, "AnonHugePages: %llu kB", &kb) == 1 && kb)
+			huge = kb * 1024;
+	}
+	fclose(f);
+	return huge;
+}
+
+/* Reset @d, give it fresh guest memory backed as @m says, start it again. */
+int dev_remem(struct dev *d, enum mem_mode m)
+{
+	unsigned int i;
+
+	CHECK(!dev_reset(d), "");
+	munmap(d->mem, d->mem_len);
+	d->mem = NULL;
+	CHECK(!mem_map(d, m), "");
+	for (i = 0; i < MAX_QUEUES; i++)
+		vq_default_layout(d, &d->vq[i]);
+	return dev_start(d);
+}
+
 int dev_open(struct dev *d, unsigned int nq)
 {
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
@@ -361,13 +479,7 @@ int dev_open(struct dev *d, unsigned int nq)
 	CHECK(!xioctl(d->fd, VHOST_VDPA_SET_CONFIG_CALL, &d->config_fd,
 		      "VHOST_VDPA_SET_CONFIG_CALL"), "");
 
-	d->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	CHECK(d->mem != MAP_FAILED, "mmap %llu bytes: %s",
-	      (unsigned long long)MEM_SIZE, strerror(errno));
-	/* Written once, so that every page is the harness's own. */
-	memset(d->mem, 0, MEM_SIZE);
-	canary_fill(d);
+	CHECK(!mem_map(d, mem_mode), "");
 
 	d->nq = nq;
 	for (i = 0; i < MAX_QUEUES; i++) {
@@ -375,6 +487,7 @@ int dev_open(struct dev *d, unsigned int nq)
 
 		q->idx = i;
 		q->num = d->qmax < RING_NUM ? d->qmax : RING_NUM;
+		/* Queues 2 and up only serve the flood (flood.c), which places them. */
 		q->area = i ? OFF_RING1 : OFF_RING;
 		vq_default_layout(d, q);
 		q->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -413,7 +526,7 @@ void dev_close(struct dev *d)
 	if (d->backing_fd >= 0)
 		close(d->backing_fd);
 	if (d->mem && d->mem != MAP_FAILED)
-		munmap(d->mem, MEM_SIZE);
+		munmap(d->mem, d->mem_len);
 	d->fd = -1;
 	d->mem = NULL;
 }
@@ -514,6 +627,61 @@ int dev_reset(struct dev *d)
 	CHECK(st == 0, "status 0x%x after reset", st);
 	CHECK(!iotlb_msg(d, VHOST_IOTLB_INVALIDATE, IOVA_BASE, MEM_SIZE, 0, 0), "");
 	return 0;
+}
+
+/*
+ * Reset @d in a child process and wait up to @ms for it: a module that
+ * cannot drain its requests blocks the reset forever (uninterruptibly).
+ * Then the device is left alone: marked wedged, its file descriptor
+ * closed here (the child still holds it, so nothing is released), and
+ * "# wedged: NAME" printed so that the test script does not try to
+ * delete it or unload the module. Returns the milliseconds the reset
+ * took, or -1.
+ */
+long dev_reset_timeout(struct dev *d, unsigned int ms)
+{
+	u64 t0 = now_ms();
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		diag("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (!pid) {
+		u8 s = 0;
+		int null = open("/dev/null", O_WRONLY), fd;
+
+		/*
+		 * If this never returns, it must hold neither the TAP pipe
+		 * nor the other devices (vhost-vdpa opens once) open.
+		 */
+		dup2(null, 1);
+		dup2(null, 2);
+		for (fd = 3; fd < 1024; fd++)
+			if (fd != d->fd)
+				close(fd);
+		_exit(ioctl(d->fd, VHOST_VDPA_SET_STATUS, &s) ? 1 : 0);
+	}
+	while (now_ms() - t0 < ms) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			CHECK(WIFEXITED(status) && !WEXITSTATUS(status),
+			      "VHOST_VDPA_SET_STATUS 0 failed in the child");
+			d->started = false;
+			return now_ms() - t0;
+		}
+		msleep(10);
+	}
+	diag("the reset did not return within %u ms: the device is wedged (its worker waits for requests nobody will complete); leaving it and its module alone",
+	     ms);
+	printf("# wedged: %s\n", d->name);
+	fflush(stdout);
+	close(d->fd);
+	d->fd = -1;
+	d->wedged = true;
+	return -1;
 }
 
 int dev_restart(struct dev *d)
