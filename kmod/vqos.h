@@ -54,8 +54,21 @@
 				 BIT_ULL(VIRTIO_BLK_F_WRITE_ZEROES) |	\
 				 BIT_ULL(VIRTIO_BLK_F_RO) |		\
 				 BIT_ULL(VQOS_F_TELEMETRY))
-/* kvecs vringh may fill per chain without allocating. */
-#define VQOS_REQ_KVECS		(VQOS_SEG_MAX + 2)
+/*
+ * Descriptors a chain may have, direct and indirect together: QEMU's bound
+ * (VIRTQUEUE_MAX_SIZE). It bounds the work a request costs the worker.
+ */
+#define VQOS_CHAIN_MAX		VQOS_MAX_QUEUE_SIZE
+/*
+ * Buffers kept per request once empty ones are dropped and adjacent ones
+ * merged: seg_max data segments, a header and a status, with room for a
+ * driver that splits those. A longer chain is refused.
+ */
+#define VQOS_CHAIN_SEGS		(VQOS_SEG_MAX + 4)
+/* What a discard counts as against byte limits (see vqos_req_cost()). */
+#define VQOS_DISCARD_BYTES	VQOS_SECTOR_SIZE
+/* Flush, discard and write-zeroes of one device running at once. */
+#define VQOS_SLOW_MAX_ACTIVE	4
 
 enum vqos_personality {
 	VQOS_PERS_VIRTIO_BLK,
@@ -64,6 +77,54 @@ enum vqos_personality {
 
 struct vqos_dev;
 struct vqos_vq;
+
+/**
+ * struct vqos_seg - one guest buffer of a chain
+ * @addr: guest address
+ * @len: bytes, non-zero
+ */
+struct vqos_seg {
+	u64 addr;
+	u32 len;
+};
+
+/**
+ * struct vqos_chain - a descriptor chain as vqos_ring_pop() found it
+ * @out_len: device-readable bytes
+ * @in_len: device-writable bytes
+ * @last_in: guest address of the last device-writable byte (the status)
+ * @nr: buffers in @seg
+ * @nr_out: of which the first @nr_out are device-readable
+ * @has_in: the chain has a device-writable descriptor
+ * @fragmented: more than VQOS_CHAIN_SEGS buffers: @seg is incomplete
+ * @wraps: a buffer wraps past the end of the address space (left out)
+ * @seg: the buffers, readable ones first; must be the last member
+ */
+struct vqos_chain {
+	u64 out_len;
+	u64 in_len;
+	u64 last_in;
+	u8 nr;
+	u8 nr_out;
+	bool has_in;
+	bool fragmented;
+	bool wraps;
+	struct vqos_seg seg[VQOS_CHAIN_SEGS];
+};
+
+/**
+ * struct vqos_xlate - one IOTLB mapping, cached by a translating loop
+ * @start: first guest address
+ * @last: last guest address
+ * @addr: physical address of @start
+ * @perm: access the cache was filled for (0: empty)
+ */
+struct vqos_xlate {
+	u64 start;
+	u64 last;
+	u64 addr;
+	u32 perm;
+};
 
 /**
  * struct vqos_req - one request taken from a ring
@@ -79,19 +140,13 @@ struct vqos_vq;
  * @bvec: guest pages of the data, or the bounce pages
  * @nr_bvec: entries used in @bvec
  * @bounce: @bvec holds our own pages, to copy to the guest on completion
- * @pinned: we hold a reference on the guest pages in @bvec and
- *	@status_bv (vhost-vdpa: see vqos_iotlb_bvec())
- * @status_bv: the status byte's page while the request is in the backend
  * @dwz: discard/write-zeroes segment, CPU order
  * @slow_work: runs flush, discard and write-zeroes off the worker
  * @ret: backend result, bytes or -errno
  * @start_ns: when the request was taken from the ring
  * @dispatch_ns: when it went to the backend, after any throttle wait
  * @backend_ns: when the backend finished
- * @riov: device-readable part of the chain
- * @wiov: device-writable part of the chain
- * @rkv: inline storage for @riov
- * @wkv: inline storage for @wiov
+ * @chain: the guest's buffers
  */
 struct vqos_req {
 	struct vqos_vq *vq;
@@ -100,14 +155,12 @@ struct vqos_req {
 	u16 head;
 	u8 status;
 	bool bounce;
-	bool pinned;
 	u32 used_len;
 	u64 status_iova;
 	struct vqos_req_plan plan;
 	struct kiocb iocb;
 	struct bio_vec *bvec;
 	unsigned int nr_bvec;
-	struct bio_vec status_bv;
 	struct {
 		u64 sector;
 		u32 nr_sectors;
@@ -118,24 +171,24 @@ struct vqos_req {
 	u64 start_ns;
 	u64 dispatch_ns;
 	u64 backend_ns;
-	struct vringh_kiov riov;
-	struct vringh_kiov wiov;
-	struct kvec rkv[VQOS_REQ_KVECS];
-	struct kvec wkv[VQOS_REQ_KVECS];
+	struct vqos_chain chain;
 };
 
 /**
  * struct vqos_vq - one virtqueue
  * @dev: owning device
- * @vring: ring state; only the device's worker touches it while running
- * @cb: interrupt callback set by the bus driver
+ * @vring: ring state (vringh, for the used ring; vqos_ring_pop() takes
+ *	chains and advances its last_avail_idx); only the device's worker
+ *	touches it, or a config op with the worker paused
+ * @cb: interrupt callback set by the bus driver, under @dev->cb_lock
  * @desc_addr: descriptor area (guest address)
  * @driver_addr: driver (avail) area
  * @device_addr: device (used) area
  * @num: ring size chosen by the driver
  * @ready: the driver enabled this queue
  * @idx: queue index
- * @reqs: request pool, VQOS_MAX_INFLIGHT entries, allocated at enable
+ * @reqs: request pool, VQOS_MAX_INFLIGHT entries, allocated at enable;
+ *	requests of a queue being disabled are drained before it is freed
  * @bvecs: bvec storage for @reqs
  * @free: unused requests (worker only)
  * @done: requests the backend finished, from any context
@@ -218,23 +271,32 @@ struct vqos_stats {
  *	other (sysfs, vdpa config ops); never taken on the datapath
  * @iommu_lock: protects @iotlb; taken by the worker for each translation
  *	and by vringh for ring accesses
- * @iotlb: guest address space: vhost-vdpa's mappings, or one identity
- *	entry while bound to virtio_vdpa (@passthrough)
+ * @iotlb: guest address space: vhost-vdpa's mappings, whose pages vqos
+ *	holds (see vqos_iotlb.c), or one identity entry while bound to
+ *	virtio_vdpa (@passthrough). Entries are removed only while the device
+ *	is paused or quiesced, so the worker may cache a translation.
  * @passthrough: @iotlb holds the identity map for a kernel driver
+ * @cb_lock: protects the callbacks of the queues and @config_cb, which a
+ *	VMM may change at any time, against the worker calling them
  * @worker: this device's own kthread worker
  * @work: the datapath: drains completions, then takes new requests
  * @rr: queue the next worker turn starts with (round robin)
  * @running: DRIVER_OK set and no fatal error; the worker takes requests
  * @needs_reset: the guest broke a ring; set by the worker, cleared by reset
- * @paused: an IOTLB unmap or a queue change is in progress: the worker
- *	takes no new request and keeps a held one, but still completes
- *	requests to the used ring (unlike !@running, which drops them)
+ * @paused: a config op changes the queues, the IOTLB or the medium: the
+ *	worker takes no new request and keeps a held one, but still completes
+ *	requests to the used ring (unlike !@running, which drops them); see
+ *	vqos_pause()
  * @quiesced: waiters for in-flight requests to drain
  * @inflight: requests of all queues not yet completed
  * @vqs: the virtqueues
  * @nvqs: number of virtqueues in use (cfg.num_queues at creation of vqs)
  * @cfg: operator configuration
  * @file: the open backing file, NULL without medium
+ * @bdev: the backing block device, claimed for vqos, or NULL
+ * @slow_wq: runs this device's flush, discard and write-zeroes, at most
+ *	VQOS_SLOW_MAX_ACTIVE at once
+ * @blk_size: logical block size of the backing store, offered to the driver
  * @direct: @file was opened with O_DIRECT
  * @dio_align: alignment mask O_DIRECT needs for buffers (address, length)
  * @capacity: size in sectors seen by the guest
@@ -260,6 +322,7 @@ struct vqos_dev {
 	spinlock_t iommu_lock;
 	struct vhost_iotlb iotlb;
 	bool passthrough;
+	spinlock_t cb_lock;
 	struct kthread_worker *worker;
 	struct kthread_work work;
 	unsigned int rr;
@@ -272,6 +335,9 @@ struct vqos_dev {
 	unsigned int nvqs;
 	struct vqos_cfg cfg;
 	struct file *file;
+	struct block_device *bdev;
+	struct workqueue_struct *slow_wq;
+	u32 blk_size;
 	bool direct;
 	unsigned int dio_align;
 	u64 capacity;
@@ -319,13 +385,23 @@ void vqos_drop_held(struct vqos_dev *dev, struct vqos_vq *vq);
 u64 vqos_device_features(const struct vqos_dev *dev);
 void vqos_fill_config(struct vqos_dev *dev, struct vqos_config *config);
 
+/* vqos_ring.c: split virtqueue, device side */
+int vqos_ring_pop(struct vqos_vq *vq, u16 *head, struct vqos_chain *c);
+int vqos_chain_copy(struct vqos_dev *dev, const struct vqos_chain *c,
+		    bool write, u64 skip, void *buf, u64 len);
+
 /* vqos_iotlb.c: guest address translation */
-int vqos_iotlb_bvec(struct vqos_dev *dev, u64 iova, u64 len, u32 perm,
-		    struct bio_vec *bv, unsigned int max, bool pin);
-void vqos_bvecs_put(struct bio_vec *bv, unsigned int n);
-int vqos_iotlb_copy_to(struct vqos_dev *dev, u64 iova, const void *src,
-		       size_t len);
+int vqos_iotlb_map(struct vqos_dev *dev, u64 iova, u64 size, u64 pa,
+		   u32 perm, void *opaque);
+void vqos_iotlb_unmap(struct vqos_dev *dev, u64 start, u64 last);
+void vqos_iotlb_reset(struct vqos_dev *dev);
 void vqos_iotlb_set_passthrough(struct vqos_dev *dev);
+int vqos_iotlb_lookup(struct vqos_dev *dev, u64 iova, u32 perm,
+		      struct vqos_xlate *x);
+int vqos_iotlb_bvec(struct vqos_dev *dev, u64 iova, u64 len, u32 perm,
+		    struct bio_vec *bv, unsigned int max);
+int vqos_iotlb_copy(struct vqos_dev *dev, struct vqos_xlate *x, u64 iova,
+		    void *buf, size_t len, bool to_guest);
 
 /* vqos_backend.c: the backing file or block device */
 int vqos_backend_open(struct vqos_dev *dev);

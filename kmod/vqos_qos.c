@@ -10,7 +10,10 @@
  *
  * Locking: a device's worker takes dev->qos.lock, then the group's
  * qos.lock. Configuration writes take the limiter's cfg_mutex, then its
- * spinlock. Group membership is protected by vqos_groups_mutex.
+ * spinlock. Group membership is protected by vqos_groups_mutex, which the
+ * groups' own attributes take; creating and deleting groups is serialised
+ * by vqos_groups_kobj_mutex instead, so that kobject_del(), which waits
+ * for those attributes, never runs under vqos_groups_mutex.
  */
 #include <linux/kstrtox.h>
 #include <linux/slab.h>
@@ -18,6 +21,7 @@
 #include "vqos.h"
 
 static DEFINE_MUTEX(vqos_groups_mutex);
+static DEFINE_MUTEX(vqos_groups_kobj_mutex);
 static struct kset *vqos_groups_kset;
 
 /**
@@ -390,6 +394,10 @@ static ssize_t group_store(struct device *d, struct device_attribute *attr,
 	mutex_lock(&vqos_groups_mutex);
 	if (name[0]) {
 		grp = vqos_group_find(name);	/* takes a reference */
+		if (grp && grp->dead) {
+			kobject_put(&grp->kobj);
+			grp = NULL;
+		}
 		if (!grp) {
 			mutex_unlock(&vqos_groups_mutex);
 			return -ENOENT;
@@ -610,6 +618,7 @@ static ssize_t group_add_store(struct device *d, struct device_attribute *attr,
 	if (ret)
 		return ret;
 
+	mutex_lock(&vqos_groups_kobj_mutex);
 	mutex_lock(&vqos_groups_mutex);
 	grp = vqos_group_find(name);
 	if (grp) {
@@ -633,6 +642,7 @@ static ssize_t group_add_store(struct device *d, struct device_attribute *attr,
 		kobject_uevent(&grp->kobj, KOBJ_ADD);
 out:
 	mutex_unlock(&vqos_groups_mutex);
+	mutex_unlock(&vqos_groups_kobj_mutex);
 	return ret ? ret : count;
 }
 static DEVICE_ATTR_WO(group_add);
@@ -647,6 +657,7 @@ static ssize_t group_del_store(struct device *d, struct device_attribute *attr,
 	if (strscpy(name, buf, sizeof(name)) < 0)
 		return -ENAMETOOLONG;
 	strim(name);
+	mutex_lock(&vqos_groups_kobj_mutex);
 	mutex_lock(&vqos_groups_mutex);
 	grp = vqos_group_find(name);
 	if (!grp) {
@@ -654,12 +665,19 @@ static ssize_t group_del_store(struct device *d, struct device_attribute *attr,
 	} else if (grp->nr_members) {
 		kobject_put(&grp->kobj);
 		ret = -EBUSY;
+		grp = NULL;
 	} else {
+		/* No device can join it from now on. */
+		grp->dead = true;
 		kobject_put(&grp->kobj);	/* vqos_group_find()'s */
+	}
+	mutex_unlock(&vqos_groups_mutex);
+	if (grp) {
+		/* Waits for readers of its attributes, which take the mutex. */
 		kobject_del(&grp->kobj);
 		kobject_put(&grp->kobj);
 	}
-	mutex_unlock(&vqos_groups_mutex);
+	mutex_unlock(&vqos_groups_kobj_mutex);
 	return ret ? ret : count;
 }
 static DEVICE_ATTR_WO(group_del);
@@ -706,11 +724,12 @@ void vqos_groups_exit(void)
 	struct kobject *kobj, *tmp;
 
 	sysfs_remove_group(&vqos_parent->kobj, &vqos_parent_group);
-	mutex_lock(&vqos_groups_mutex);
+	/* Nothing else adds or removes groups meanwhile. */
+	mutex_lock(&vqos_groups_kobj_mutex);
 	list_for_each_entry_safe(kobj, tmp, &vqos_groups_kset->list, entry) {
 		kobject_del(kobj);
 		kobject_put(kobj);
 	}
-	mutex_unlock(&vqos_groups_mutex);
+	mutex_unlock(&vqos_groups_kobj_mutex);
 	kset_unregister(vqos_groups_kset);
 }

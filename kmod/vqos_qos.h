@@ -32,12 +32,14 @@ struct vqos_qos {
  * @qos: the group's limiter
  * @members: devices in the group, protected by vqos_groups_mutex
  * @nr_members: length of @members
+ * @dead: being deleted: no device may join; under vqos_groups_mutex
  */
 struct vqos_group {
 	struct kobject kobj;
 	struct vqos_qos qos;
 	struct list_head members;
 	unsigned int nr_members;
+	bool dead;
 };
 
 struct vqos_dev;
