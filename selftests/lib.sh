@@ -103,10 +103,13 @@ tap_done() {
 _vqos_ko_dirs="kmod guest-driver kmod/tests guest-driver/tests selftests/modules"
 
 # vqos_ko NAME: print the path of NAME.ko from this checkout, or fail.
+# VQOS_KO_ROOT=DIR takes our modules from the checkout DIR instead (only
+# from there), e.g. an old commit's build, to show that a new test fails
+# on it: scripts/vm-run -- env VQOS_KO_ROOT=/work/old selftests/run-all T
 vqos_ko() {
-	local d f name=${1//-/_}
+	local d f name=${1//-/_} root=${VQOS_KO_ROOT:-$VQOS_ROOT}
 	for d in $_vqos_ko_dirs; do
-		for f in "$VQOS_ROOT/$d/$name.ko" "$VQOS_ROOT/$d/${name//_/-}.ko"; do
+		for f in "$root/$d/$name.ko" "$root/$d/${name//_/-}.ko"; do
 			[ -f "$f" ] && { echo "$f"; return 0; }
 		done
 	done

@@ -10,6 +10,9 @@
 #   vqos_dev_vhost NAME                 /dev/vhost-vdpa-N of a vhost_vdpa-bound NAME
 #   vqos_dev_del NAME                   vdpa dev del
 #   vqos_sys NAME                       /sys/bus/vdpa/devices/NAME
+#   vqos_ctl_start ERRFILE, vqos_ctl CMD...
+#                                       selftests/vqos_ctl.pl as a coprocess:
+#                                       the same and more, without an exec
 
 vqos_sys() {
 	echo "/sys/bus/vdpa/devices/$1"
@@ -72,4 +75,25 @@ vqos_dev_del() {
 
 vqos_stat() {
 	cat "$(vqos_sys "$1")/stats/$2"
+}
+
+# vqos_ctl_start ERRFILE: start selftests/vqos_ctl.pl (see there) as the
+# coprocess VQOS_CTL, its stderr to ERRFILE: an exec costs about a second
+# in the test VM, a vqos_ctl command almost nothing.
+vqos_ctl_start() {
+	export VQOS_SPLAT_RE
+	coproc VQOS_CTL { exec perl "$VQOS_SELFTESTS/vqos_ctl.pl" 2>"$1"; }
+}
+
+# vqos_ctl CMD...: run one vqos_ctl.pl command; its reply is in $reply.
+# Returns 1 on an error reply, 2 if none came within 90 s (a task stuck in
+# the kernel: the coprocess is of no further use).
+vqos_ctl() {
+	reply=
+	echo "$*" >&"${VQOS_CTL[1]}"
+	if ! read -r -t 90 reply <&"${VQOS_CTL[0]}"; then
+		reply="error: vqos_ctl.pl did not answer '$*' within 90 s"
+		return 2
+	fi
+	[[ "$reply" != error:* ]]
 }
