@@ -6,6 +6,8 @@
 # test VM (scripts/vm-run) as root.
 #
 #   guard:    vqos_require_vm
+#   skips:    vqos_skips_load, vqos_skip_expected CASE REASON,
+#             vqos_strict_skips (see selftests/expected-skips)
 #   TAP:      tap_plan N, tap_ok DESC, tap_fail DESC [DETAIL...],
 #             tap_skip DESC REASON, tap_check DESC CMD..., tap_diag LINE...,
 #             tap_skip_rest REASON, tap_done (exit status for the script)
@@ -95,6 +97,64 @@ tap_done() {
 		return 1
 	fi
 	[ "$_tap_nfail" = 0 ]
+}
+
+# --- expected skips ---------------------------------------------------------
+
+# selftests/expected-skips: "CASE | REASON | why" globs of the skips a
+# strict run (make check, CI=true) accepts; see that file.
+VQOS_EXPECTED_SKIPS=${VQOS_EXPECTED_SKIPS:-$VQOS_SELFTESTS/expected-skips}
+_vqos_skip_case=()
+_vqos_skip_reason=()
+_vqos_skips_loaded=
+
+# vqos_skips_load: read the allow-list (builtins only). Fails, saying so,
+# if the file cannot be read or has a malformed line.
+vqos_skips_load() {
+	local l c r w bad=0 n=0
+	_vqos_skip_case=() _vqos_skip_reason=()
+	if [ ! -r "$VQOS_EXPECTED_SKIPS" ]; then
+		echo "expected skips: cannot read $VQOS_EXPECTED_SKIPS" >&2
+		return 1
+	fi
+	while IFS= read -r l || [ -n "$l" ]; do
+		n=$((n + 1))
+		case $l in ''|'#'*) continue ;; esac
+		c=${l%% | *} r=${l#* | }
+		w=${r#* | } r=${r%% | *}
+		if [ "$c" = "$l" ] || [ "$w" = "${l#* | }" ] || [ -z "$c" ] ||
+		   [ -z "$r" ] || [ -z "$w" ]; then
+			echo "expected skips: $VQOS_EXPECTED_SKIPS:$n: not 'CASE | REASON | why': $l" >&2
+			bad=1
+			continue
+		fi
+		_vqos_skip_case+=("$c") _vqos_skip_reason+=("$r")
+	done < "$VQOS_EXPECTED_SKIPS"
+	_vqos_skips_loaded=1
+	return $bad
+}
+
+# vqos_skip_expected CASE REASON: the skip of CASE for REASON is on the
+# allow-list.
+vqos_skip_expected() {
+	local i
+	[ -n "$_vqos_skips_loaded" ] || vqos_skips_load 2>/dev/null
+	for i in "${!_vqos_skip_case[@]}"; do
+		# shellcheck disable=SC2053
+		[[ $1 == ${_vqos_skip_case[$i]} && $2 == ${_vqos_skip_reason[$i]} ]] &&
+			return 0
+	done
+	return 1
+}
+
+# vqos_strict_skips: should an unexpected skip fail? Yes under CI=true or
+# VQOS_STRICT_SKIPS=1 (make check sets it), no with VQOS_STRICT_SKIPS=0.
+vqos_strict_skips() {
+	case ${VQOS_STRICT_SKIPS:-} in
+	1) return 0 ;;
+	0) return 1 ;;
+	esac
+	[ "${CI:-}" = true ]
 }
 
 # --- modules --------------------------------------------------------------
