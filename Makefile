@@ -26,6 +26,7 @@
 #                        running scripts/bench-vm: datapath, isolation,
 #                        limiter precision and costs, interleaved rounds;
 #                        results in bench/results/ (config: bench/config.sh)
+#                        and the README's table, generated from them
 #   make install         install the built modules (extra/, depmod),
 #                        bpf/vqos-lat and the uapi header: DESTDIR= or
 #                        INSTALL_MOD_PATH= stage them, PREFIX= (default
@@ -170,6 +171,8 @@ bench:
 	@$(MAKE) --no-print-directory modules FLAVOUR=$(FLAVOUR)
 	@$(MAKE) --no-print-directory bpf FLAVOUR=$(FLAVOUR)
 	@$(if $(KDIR_IS_TEST_KERNEL),,VQOS_KDIR=$(KDIR)) scripts/bench --flavour $(FLAVOUR) $(BENCH_ARGS)
+	@# The README's table comes from results.json (make check compares).
+	@python3 bench/report.py --readme README.md
 
 clean:
 	@if [ -f "$(KDIR)/Makefile" ] && [ -z "$(missing_kbuild)" ]; then \

@@ -1,14 +1,30 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""bench/report.py RAW OUTDIR - summarise scripts/bench-vm's raw output.
+"""bench/report.py - the results of `make bench`, and the README's table.
 
-RAW is the directory bench-vm wrote (fio JSON and logs per section, case
-and round); OUTDIR gets results.json (every per-round value, medians,
-spread, ratios, targets), results.md (the tables) and, when gnuplot is
-installed, ccdf.png (the victim's latency CCDF per isolation phase) and
-aggressor.png (the aggressor's IOPS over time with the limit drawn in).
-Medians over rounds; spread is min..max over rounds.
+  bench/report.py RAW OUTDIR
+      Summarise scripts/bench-vm's raw output. RAW is the directory
+      bench-vm wrote (fio JSON and logs per section, case and round);
+      OUTDIR gets results.json (every per-round value, medians, spread,
+      ratios, targets), results.md (the tables, rendered from results.json
+      alone) and, when gnuplot is installed, ccdf.png (the victim's
+      latency CCDF per isolation phase) and aggressor.png (the aggressor's
+      IOPS over time with the limit drawn in). Medians over rounds; spread
+      is min..max over rounds.
+
+  bench/report.py --readme README [--results RESULTS_JSON] [--check]
+      The benchmark table of README (between the "bench-table" markers)
+      rendered from RESULTS_JSON (default: bench/results/results.json next
+      to this script). Without --check, README is rewritten (make bench
+      does this); with --check, nothing is written and the exit status is
+      1, with a diff, if README's table is not exactly what results.json
+      gives (make check runs this, selftests/test_bench_readme.sh), and 0
+      if it is. --check also compares results.md with results.json.
+
+Every figure the README quotes comes from results.json, so a hand-edited
+one fails the check.
 """
+import difflib
 import glob
 import json
 import math
@@ -114,6 +130,17 @@ def windows_within(rows, target, tol, runtime_ms):
     return ok / len(full), len(full), full
 
 
+def full_windows(rows, ms, runtime_ms):
+    """The values of an averaged fio log (log_avg_msec=MS) that cover a
+    full window: as windows_within() does for 1 s ones."""
+    full, prev = [], 0
+    for t, v in rows:
+        if t - prev >= 0.9 * ms and t <= runtime_ms + ms / 10:
+            full.append(v)
+        prev = t
+    return full
+
+
 def throttled(d, job, r):
     """Requests of JOB in round R that the limiter held: the difference
     of throttled_reqs in the throttle_stats copies bench-vm saved before
@@ -145,9 +172,8 @@ def fspread(s, nd=2):
     return f"{fmt(s['median'], nd)} ({fmt(s['min'], nd)}–{fmt(s['max'], nd)})"
 
 
-def main():
-    raw, outdir = sys.argv[1], sys.argv[2]
-    os.makedirs(outdir, exist_ok=True)
+def compute(raw):
+    """Everything results.json holds, from bench-vm's raw output."""
     meta = load(os.path.join(raw, "meta.json")) or {}
     cfg = dict(re.findall(r"^(\w+)=(.*)$", meta.get("config", ""), re.M))
     cfg = {k: v.strip("'\"") for k, v in cfg.items()}
@@ -184,12 +210,21 @@ def main():
         js = {r: load(p) for r, p in rounds_of(f"{d}/r*.json").items()}
         v = {r: read_stats(j, "victim") for r, j in js.items()}
         a = {r: read_stats(j, "aggressor") for r, j in js.items()}
+        # The aggressor's 100 ms windows (fio's averaged IOPS log), all
+        # rounds: how evenly a limit paces it.
+        win = []
+        for r, s_ in a.items():
+            logs = glob.glob(os.path.join(d, f"r{r}.aggressor_iops.*.log"))
+            if s_ and logs:
+                win += full_windows(read_log(logs[0]), 100, s_["runtime_ms"])
         iso[ph] = {
             "victim_p50_ms": summ([s["p50_ms"] for s in v.values() if s]),
             "victim_p99_ms": summ([s["p99_ms"] for s in v.values() if s]),
             "victim_p999_ms": summ([s["p999_ms"] for s in v.values() if s]),
             "victim_samples": summ([s["ios"] for s in v.values() if s]),
             "aggressor_iops": summ([s["iops"] for s in a.values() if s]),
+            "aggressor_100ms_iops": ({"min": min(win), "max": max(win), "n": len(win)}
+                                     if win else None),
         }
     res["isolation"] = iso
 
@@ -276,6 +311,8 @@ def main():
             ratio(isom("noqos"), isom("vqos")), lambda v: v >= 3),
         tgt("victim p99.9 with vqos QoS / with io.max <= 1",
             ratio(isom("vqos"), isom("iomax")), lambda v: v <= 1.0),
+        tgt("victim p99.9 with vqos QoS / with io.max on the aggressor's guest disk <= 1",
+            ratio(isom("vqos"), isom("iomax-guest")), lambda v: v <= 1.0),
         tgt("achieved / configured IOPS within ±2 %",
             med(prec["iops"]["achieved_over_limit"]), lambda v: abs(v - 1) <= 0.02),
         tgt("achieved / configured bytes/s within ±2 %",
@@ -292,17 +329,57 @@ def main():
             med(cost["bpf"]["ratio_to_off"]), lambda v: v >= 0.97),
     ]
     res["targets"] = targets
-    with open(os.path.join(outdir, "results.json"), "w") as f:
-        json.dump(res, f, indent=1, sort_keys=False)
+    return res
 
-    # --- Markdown ----------------------------------------------------------
+
+def iso_phases(res):
+    """The isolation phases, in the order they were configured."""
+    phases = res["config"].get("ISO_PHASES", "alone noqos vqos iomax").split()
+    return [ph for ph in phases if ph in res["isolation"]]
+
+
+def phase_names(cfg):
+    lim = cfg.get("ISO_LIMIT", "")
+    return {"alone": "victim alone", "noqos": "+ aggressor, no QoS",
+            "vqos": f"+ aggressor, vqos iops_limit {lim}",
+            "iomax": f"+ aggressor on the plain disk (a host process), cgroup io.max riops={lim}",
+            "iomax-guest": f"+ aggressor on its guest disk (the vqos path), cgroup io.max riops={lim} there",
+            "plain": "+ aggressor on the plain disk, no limit"}
+
+
+def order_line(meta):
+    """How the jobs were ordered in the rounds (bench-vm's seed)."""
+    if meta.get("seed") is None:
+        return ("Jobs in a fixed order in every round (this run predates the "
+                "randomised order).")
+    return (f"Jobs in a random order within each round, seed {meta['seed']} "
+            f"(`make bench BENCH_ARGS=SEED={meta['seed']}` repeats it).")
+
+
+def render_md(res, plots):
+    """results.md, from results.json alone (and the plots made)."""
+    meta, cfg = res["meta"], res["config"]
+    dp, iso, prec, cost, targets = (res["datapath"], res["isolation"],
+                                    res["precision"], res["cost"], res["targets"])
+    qd = cfg.get("DP_QD", "32")
+    il, bl = prec["iops"]["limit"], prec["bps"]["limit"]
+    phases = iso_phases(res)
+    pn = phase_names(cfg)
+
+    def dpm(t, k=f"qd{qd}_iops"):
+        return med(dp.get(t, {}).get(k))
+
+    def isom(ph, k="victim_p999_ms"):
+        return med(iso.get(ph, {}).get(k))
+
     nrounds = cfg.get("ROUNDS", "?")
     L = []
     L.append(f"# vqos benchmark results\n")
     L.append(f"Kernel `{meta.get('kernel', '?')}` ({meta.get('flavour', '?')} flavour), "
              f"{meta.get('vcpus', '?')} vCPU under QEMU TCG with icount (virtual time: "
              f"1 instruction = 1 ns, idle time skipped), {meta.get('fio', 'fio')}. "
-             f"Medians of {nrounds} interleaved rounds in one boot, (min–max) over the rounds.\n")
+             f"Medians of {nrounds} interleaved rounds in one boot, (min–max) over the rounds. "
+             f"{order_line(meta)}\n")
     if meta.get("flavour") == "debug":
         L.append("**This is the debug kernel** (KASAN, lockdep, UBSAN, kmemleak): every "
                  "instruction of the I/O path costs several times what it would on a "
@@ -326,17 +403,15 @@ def main():
              f"{cfg.get('ISO_DEPTH', '4')} = {int(cfg.get('ISO_DEPTH', 4)) * 1e9 / int(cfg.get('ISO_COMPLETION_NS', 2000000)):.0f} IOPS; "
              f"victim Poisson {cfg.get('ISO_VICTIM_IOPS', '?')} IOPS QD4, aggressor QD{cfg.get('ISO_AGG_QD', '?')}, "
              f"limit {cfg.get('ISO_LIMIT', '?')} IOPS, {cfg.get('ISO_SECS', '?')} s per phase.\n")
-    L.append("| phase | p50 | p99 | p99.9 | p99.9 / alone | victim samples | aggressor IOPS |")
-    L.append("| --- | --- | --- | --- | --- | --- | --- |")
-    pn = {"alone": "victim alone", "noqos": "+ aggressor, no QoS",
-          "vqos": f"+ aggressor, vqos iops_limit {cfg.get('ISO_LIMIT', '')}",
-          "iomax": f"+ aggressor on the plain disk, cgroup io.max riops={cfg.get('ISO_LIMIT', '')}",
-          "plain": "+ aggressor on the plain disk, no limit"}
+    L.append("| phase | p50 | p99 | p99.9 | p99.9 / alone | victim samples | aggressor IOPS | aggressor per 100 ms |")
+    L.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for ph in phases:
         e = iso[ph]
+        w = e.get("aggressor_100ms_iops")
         L.append(f"| {pn.get(ph, ph)} | {fspread(e['victim_p50_ms'])} | {fspread(e['victim_p99_ms'])} | "
                  f"{fspread(e['victim_p999_ms'])} | {fmt(ratio(isom(ph), isom('alone')))} | "
-                 f"{fmt(med(e['victim_samples']), 0)} | {fspread(e['aggressor_iops'], 0) if e['aggressor_iops'] else '–'} |")
+                 f"{fmt(med(e['victim_samples']), 0)} | {fspread(e['aggressor_iops'], 0) if e['aggressor_iops'] else '–'} | "
+                 f"{'%s–%s' % (fmt(w['min'], 0), fmt(w['max'], 0)) if w else '–'} |")
     L.append("")
     L.append("## Limiter precision\n")
     L.append("| limit | achieved / configured | 1 s windows within ±5 % |")
@@ -353,7 +428,8 @@ def main():
     L.append("| --- | --- | --- | --- | --- | --- |")
     bn = {"off": "no limit",
           "on": f"iops_limit {b['limit']}, default bucket (100 ms)",
-          "shallow": f"iops_limit {b['limit']}, iops_burst {b['shallow_burst']} (10 ms)"}
+          "shallow": f"iops_limit {b['limit']}, iops_burst {b['shallow_burst']} "
+                     f"({shallow_ms(b)} ms)"}
     for case in ("off", "on", "shallow"):
         e = b[case]
         L.append(f"| {bn[case]} | {fspread(e['p99_ms'], 3)} | {fspread(e['p999_ms'], 3)} | "
@@ -375,16 +451,226 @@ def main():
         L.append(f"| {t['target']} | {fmt(t['value'], 3)} | "
                  f"{'n/a' if t['met'] is None else ('yes' if t['met'] else '**no**')} |")
     L.append("")
-
-    # --- plots ---------------------------------------------------------------
-    plots = []
-    if shutil.which("gnuplot"):
-        plots = make_plots(raw, outdir, phases, pn, cfg)
     for p in plots:
         L.append(f"![{p}]({p})\n")
+    return "\n".join(L)
+
+
+def shallow_ms(b):
+    """The shallow bucket's depth in ms of its limit."""
+    try:
+        return f"{1000 * int(b['shallow_burst']) / int(b['limit']):g}"
+    except (TypeError, ValueError, ZeroDivisionError):
+        return "?"
+
+
+PLOTS = ("ccdf.png", "aggressor.png")
+
+
+def plots_of(res, outdir):
+    """The plots results.md shows: those report.py made (results.json
+    says which), or for older results.json the ones in outdir."""
+    if "plots" in res:
+        return res["plots"]
+    return [p for p in PLOTS if os.path.exists(os.path.join(outdir, p))]
+
+
+# --- the README's table ------------------------------------------------------
+
+README_BEGIN = ("<!-- bench-table: generated by bench/report.py from "
+                "bench/results/results.json (make bench); make check fails "
+                "if it differs. Do not edit. -->")
+README_END = "<!-- bench-table end -->"
+
+
+def readme_block(res):
+    """The README's benchmark summary: the issue #7 targets as measured,
+    every figure from RES (results.json)."""
+    meta, cfg = res["meta"], res["config"]
+    dp, iso, prec, cost = res["datapath"], res["isolation"], res["precision"], res["cost"]
+    qd = cfg.get("DP_QD", "32")
+    met = {t["target"]: t["met"] for t in res["targets"]}
+
+    def dpm(t):
+        return med(dp.get(t, {}).get(f"qd{qd}_iops"))
+
+    def isom(ph):
+        return med(iso.get(ph, {}).get("victim_p999_ms"))
+
+    def yes(*names):
+        vals = [met.get(n) for n in names]
+        if any(v is None for v in vals):
+            return "n/a"
+        return "yes" if all(vals) else "**no**"
+
+    def frac(a, b, nd=2, unit=""):
+        if a is None or not b:
+            return "not measured"
+        return f"{fmt(a, nd)} / {fmt(b, nd)}{unit} = {fmt(a / b, 2)}"
+
+    def pers(num, den):
+        """vqos-blk's ratio, and vqos-vqos's when it differs."""
+        a = frac(dpm("vqos-blk"), dpm(den), 0)
+        b = frac(dpm("vqos-vqos"), dpm(den), 0)
+        ra, rb = ratio(dpm("vqos-blk"), dpm(den)), ratio(dpm("vqos-vqos"), dpm(den))
+        if ra is not None and rb is not None and fmt(ra) == fmt(rb):
+            return f"{a} (`virtio-blk`; `vqos` personality: {fmt(rb)})"
+        return f"{a} (`virtio-blk`); {b} (`vqos` personality)"
+
+    pi, pb = prec["iops"], prec["bps"]
+    bl = prec["below_limit"]
+    held_on, held_sh = med(bl["on"]["throttled_reqs"]), med(bl["shallow"]["throttled_reqs"])
+    sam_on, sam_sh = med(bl["on"]["samples"]), med(bl["shallow"]["samples"])
+    secs = cfg.get("PREC_SECS", "?")
+    wi, wb = med(pi["windows_within_5pct"]), med(pb["windows_within_5pct"])
+    rows = [
+        ("vqos IOPS / raw null_blk >= 0.5", pers("vqos", "raw"),
+         yes("vqos IOPS / raw null_blk >= 0.5 (virtio-blk personality)",
+             "vqos IOPS / raw null_blk >= 0.5 (vqos personality + virtio_vqos)")),
+        ("vqos IOPS / vdpa_sim_blk >= 1.0", pers("vqos", "sim"),
+         yes("vqos IOPS / vdpa_sim_blk >= 1.0 (virtio-blk personality)",
+             "vqos IOPS / vdpa_sim_blk >= 1.0 (vqos personality + virtio_vqos)")),
+        ("victim p99.9 with aggressor + vqos QoS / alone <= 2.0",
+         frac(isom("vqos"), isom("alone"), 2, " ms"),
+         yes("victim p99.9 with aggressor + vqos QoS / alone <= 2.0")),
+        ("victim p99.9 without QoS / with vqos QoS >= 3",
+         frac(isom("noqos"), isom("vqos"), 2, " ms"),
+         yes("victim p99.9 without QoS / with vqos QoS >= 3")),
+        ("victim p99.9 with vqos QoS / with io.max on the plain disk (aggressor a host process) <= 1",
+         frac(isom("vqos"), isom("iomax"), 2, " ms"),
+         yes("victim p99.9 with vqos QoS / with io.max <= 1")),
+        ("victim p99.9 with vqos QoS / with io.max on the aggressor's guest disk (the vqos path) <= 1",
+         frac(isom("vqos"), isom("iomax-guest"), 2, " ms"),
+         yes("victim p99.9 with vqos QoS / with io.max on the aggressor's guest disk <= 1")),
+        (f"achieved / configured, iops_limit {fmt(pi['limit'], 0)} and bps_limit "
+         f"{fmt(pb['limit'], 0)} B/s, {secs} s",
+         f"{fmt(med(pi['achieved_over_limit']), 4)} and {fmt(med(pb['achieved_over_limit']), 4)}",
+         yes("achieved / configured IOPS within ±2 %", "achieved / configured bytes/s within ±2 %")),
+        ("1 s windows within ±5 %",
+         "n/a" if wi is None or wb is None else
+         f"{100 * wi:.0f} % (IOPS), {100 * wb:.0f} % (bytes/s)",
+         yes(">= 99 % of 1 s windows within ±5 % (IOPS)",
+             ">= 99 % of 1 s windows within ±5 % (bytes/s)")),
+        (f"p99.9 of a guest below its limit, QoS on / off (default bucket)",
+         f"{frac(med(bl['on']['p999_ms']), med(bl['off']['p999_ms']), 3, ' ms')} "
+         f"({fmt(held_on, 0)} of its {fmt(sam_on, 0)} requests held)",
+         yes("below-limit guest p99.9 with QoS / without <= 1.1 (default bucket, 100 ms)")),
+        (f"the same with a {shallow_ms(bl)} ms bucket (iops_burst {bl['shallow_burst']}), "
+         f"no target",
+         f"{frac(med(bl['shallow']['p999_ms']), med(bl['off']['p999_ms']), 3, ' ms')} "
+         f"({fmt(held_sh, 0)} of its {fmt(sam_sh, 0)} requests held)", "–"),
+        ("IOPS with an unreachable limit / without",
+         fmt(med(cost["qos"]["ratio_to_off"]), 3),
+         yes("IOPS with QoS at an unreachable limit / without >= 0.98")),
+        ("IOPS with the BPF histograms attached / detached",
+         fmt(med(cost["bpf"]["ratio_to_off"]), 3),
+         yes("IOPS with the BPF histograms / without >= 0.97")),
+    ]
+    pn = phase_names(cfg)
+    vs_alone = "; ".join(f"{pn[ph].lstrip('+ ')} {fmt(ratio(isom(ph), isom('alone')))}x"
+                         for ph in iso_phases(res) if ph != "alone")
+    win = "; ".join(f"{pn[ph].lstrip('+ ')} {fmt(w['min'], 0)}–{fmt(w['max'], 0)}"
+                    for ph in iso_phases(res)
+                    for w in [iso[ph].get("aggressor_100ms_iops")] if w)
+    started = meta.get("started")
+    when = "?"
+    if isinstance(started, (int, float)):
+        import time
+        when = time.strftime("%d %B %Y", time.gmtime(started)).lstrip("0")
+    L = [README_BEGIN, "",
+         f"Run of {when}: kernel `{meta.get('kernel', '?')}` ({meta.get('flavour', '?')} "
+         f"flavour), {cfg.get('ROUNDS', '?')} rounds. {order_line(meta)}", "",
+         "| target (issue #7) | measured | met |", "| --- | --- | --- |"]
+    L += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    L += ["", f"Victim p99.9 / alone: {vs_alone or 'n/a'}.", "",
+          f"Aggressor IOPS per 100 ms window, lowest–highest: {win or 'not measured in this run'}.",
+          "", README_END]
+    return "\n".join(L)
+
+
+def readme_main(argv):
+    here = os.path.dirname(os.path.abspath(__file__))
+    readme, results, check = None, os.path.join(here, "results", "results.json"), False
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--readme" and i + 1 < len(argv):
+            readme = argv[i + 1]; i += 2
+        elif argv[i] == "--results" and i + 1 < len(argv):
+            results = argv[i + 1]; i += 2
+        elif argv[i] == "--check":
+            check = True; i += 1
+        else:
+            print(f"report.py: unknown argument '{argv[i]}'", file=sys.stderr)
+            return 2
+    res = load(results)
+    if not res:
+        print(f"report.py: cannot read {results}", file=sys.stderr)
+        return 1
+    try:
+        with open(readme) as f:
+            text = f.read()
+    except OSError as e:
+        print(f"report.py: {e}", file=sys.stderr)
+        return 1
+    a, b = text.find(README_BEGIN), text.find(README_END)
+    if a < 0 or b < a:
+        print(f"report.py: {readme} has no bench-table markers:\n  {README_BEGIN}\n  {README_END}",
+              file=sys.stderr)
+        return 1
+    have = text[a:b + len(README_END)]
+    want = readme_block(res)
+    rc = 0
+    if not check:
+        if have != want:
+            with open(readme, "w") as f:
+                f.write(text[:a] + want + text[b + len(README_END):])
+            print(f"report.py: {readme}: benchmark table updated from {results}")
+        return 0
+    if have != want:
+        print(f"report.py: {readme}'s benchmark table is not what {results} gives "
+              f"(bench/report.py --readme {readme} rewrites it):")
+        sys.stdout.writelines(difflib.unified_diff(
+            have.splitlines(True), want.splitlines(True), "README.md (as committed)",
+            "generated from results.json"))
+        rc = 1
+    # results.md is rendered from results.json alone too.
+    outdir = os.path.dirname(results)
+    md = os.path.join(outdir, "results.md")
+    try:
+        with open(md) as f:
+            have_md = f.read()
+    except OSError:
+        have_md = None
+    want_md = render_md(res, plots_of(res, outdir))
+    if have_md is not None and have_md != want_md:
+        print(f"report.py: {md} is not what {results} gives:")
+        sys.stdout.writelines(difflib.unified_diff(
+            have_md.splitlines(True), want_md.splitlines(True), "results.md (as committed)",
+            "generated from results.json"))
+        rc = 1
+    return rc
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1].startswith("--"):
+        sys.exit(readme_main(sys.argv[1:]))
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    raw, outdir = sys.argv[1], sys.argv[2]
+    os.makedirs(outdir, exist_ok=True)
+    res = compute(raw)
+    plots = []
+    if shutil.which("gnuplot"):
+        plots = make_plots(raw, outdir, iso_phases(res), phase_names(res["config"]),
+                           res["config"])
+    res["plots"] = plots
+    with open(os.path.join(outdir, "results.json"), "w") as f:
+        json.dump(res, f, indent=1, sort_keys=False)
+    md = render_md(res, plots)
     with open(os.path.join(outdir, "results.md"), "w") as f:
-        f.write("\n".join(L))
-    print("\n".join(L))
+        f.write(md)
+    print(md)
 
 
 def ns_scale(rows, p50_ms):
