@@ -127,27 +127,33 @@ STRICT_SKIPS ?= 1
 # Sequential on purpose, even under make -j: each step needs the previous.
 # Every step is timed; vm-check prints the times, the total and whether
 # the test kernel was built (cold) or reused (warm) before the summary.
-CHECK_STEPS := deps kernel modules selftests-modules selftests-progs bpf
+# Each step is its own recipe line (a line naming $(MAKE) runs even under
+# make -n; the VM's must not).
 check:
-	@mkdir -p .vm; start=$$(date +%s); times=.vm/check-times; : > $$times; \
-	kernel_state=warm; [ -n "$(KDIR)" ] && [ -f "$(KDIR)/.vqos-built" ] || kernel_state=cold; \
-	for step in $(CHECK_STEPS); do \
-		t=$$(date +%s); \
-		$(MAKE) --no-print-directory $$step || exit $$?; \
-		echo "$$step $$(($$(date +%s) - t))" >> $$times; \
-	done; \
-	: "Host tests (lint costs ten times more in the VM) run here, and"; \
-	: "vm-check counts their cases into the summary line."; \
-	taps=; \
+	@mkdir -p .vm; date +%s > .vm/check-start; : > .vm/check-times; \
+	if [ -n "$(KDIR)" ] && [ -f "$(KDIR)/.vqos-built" ]; then echo warm; else echo cold; fi > .vm/check-kernel
+	+@$(call check_step,deps)
+	+@$(call check_step,kernel)
+	+@$(call check_step,modules)
+	+@$(call check_step,selftests-modules)
+	+@$(call check_step,selftests-progs)
+	+@$(call check_step,bpf)
+	@# Host tests (lint costs ten times more in the VM) run here, and
+	@# vm-check counts their cases into the summary line.
+	@taps=; \
 	for t in $(HOST_TESTS); do \
 		n=$$(basename $$t .sh); t0=$$(date +%s); \
 		VQOS_KDIR=$(KDIR) $$t 2>&1 | tee .vm/$$n.tap; \
-		echo "$$n $$(($$(date +%s) - t0)) host" >> $$times; \
+		echo "$$n $$(($$(date +%s) - t0)) host" >> .vm/check-times; \
 		taps="$$taps --host-tap .vm/$$n.tap"; \
 	done; \
-	VQOS_STRICT_SKIPS=$(STRICT_SKIPS) VQOS_CHECK_START=$$start \
-	VQOS_CHECK_TIMES=$$times VQOS_CHECK_KERNEL=$$kernel_state \
+	VQOS_STRICT_SKIPS=$(STRICT_SKIPS) VQOS_CHECK_START=$$(cat .vm/check-start) \
+	VQOS_CHECK_TIMES=.vm/check-times VQOS_CHECK_KERNEL=$$(cat .vm/check-kernel) \
 		$(VM_CHECK) $$taps --timeout $(CHECK_TIMEOUT)
+
+# check_step TARGET: make TARGET, and note how long it took.
+check_step = t=$$(date +%s); $(MAKE) --no-print-directory $(1) && \
+	echo "$(1) $$(($$(date +%s) - t))" >> .vm/check-times
 
 vm:
 	@if [ -z "$$CMD" ]; then \
