@@ -123,6 +123,10 @@ HOST_TESTS = $(shell grep -l '^\# vqos-selftest-where: host$$' selftests/test_*.
 # STRICT_SKIPS=1 (the default): a skipped test case that
 # selftests/expected-skips does not list fails the check; 0 reports it only.
 STRICT_SKIPS ?= 1
+# CHECK_VM_ARGS: more scripts/vm-run options for the check's VM, e.g.
+# '--append initcall_blacklist=vhost_vdpa_init' (a kernel without
+# vhost-vdpa, as far as the tests can tell).
+CHECK_VM_ARGS ?=
 
 # Sequential on purpose, even under make -j: each step needs the previous.
 # Every step is timed; vm-check prints the times, the total and whether
@@ -149,7 +153,7 @@ check:
 	done; \
 	VQOS_STRICT_SKIPS=$(STRICT_SKIPS) VQOS_CHECK_START=$$(cat .vm/check-start) \
 	VQOS_CHECK_TIMES=.vm/check-times VQOS_CHECK_KERNEL=$$(cat .vm/check-kernel) \
-		$(VM_CHECK) $$taps --timeout $(CHECK_TIMEOUT)
+		$(VM_CHECK) $$taps --timeout $(CHECK_TIMEOUT) $(CHECK_VM_ARGS)
 
 # check_step TARGET: make TARGET, and note how long it took.
 check_step = t=$$(date +%s); $(MAKE) --no-print-directory $(1) && \
