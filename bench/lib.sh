@@ -19,7 +19,9 @@
 #              bl_fio_lat OUT [JOB]      "p50 p99 p99.9 samples" of lat, ms
 #              bl_fio_iops OUT [JOB]     read IOPS, whole number
 #   cgroup:    bl_cg_iomax NAME DISK LIMITS   (io.max "MAJ:MIN LIMITS")
-#              bl_cg_run NAME CMD...,  bl_cg_del NAME
+#              bl_cg_make NAME, bl_cg_run NAME CMD...,  bl_cg_del NAME,
+#              bl_cgjoin NAME (fio exec_prerun: the job joins NAME),
+#              bl_mm DISK (its MAJ:MIN)
 #   misc:      bl_num X  (X is a number), bl_log MSG
 
 BL_NULLB=/sys/kernel/config/nullb
@@ -117,6 +119,8 @@ BL_FIO_COMMON=(--ioengine=libaio --direct=1 --rw=randread --bs=4k
 #   bl_job_aggressor DISK QD SECS [OPT...]
 #   bl_job NAME DISK QD SECS [OPT...]  closed loop, after the previous
 #                                      jobs (stonewall)
+#   bl_job_beside NAME DISK QD SECS [OPT...]  closed loop, beside the
+#                                      previous job
 #   bl_fio OUT [GLOBAL-OPT...]         run the list; JSON to OUT; inside
 #                                      cgroup $BL_FIO_CGROUP if set
 BL_JOBS=()
@@ -126,12 +130,12 @@ bl_jobs_reset() {
 
 # bl_job_victim DISK IOPS SECS [OPT...]: open-loop victim: Poisson arrivals
 # at IOPS, so that a slow request does not delay the next one's start and
-# the tail shows; depth 4 leaves room for a few in flight. One second of
-# ramp (not measured), then SECS seconds measured.
+# the tail shows; depth BL_VICTIM_QD (default 4) leaves room for a few in
+# flight. One second of ramp (not measured), then SECS seconds measured.
 bl_job_victim() {
 	local disk=$1 iops=$2 secs=$3
 	shift 3
-	BL_JOBS+=(--name=victim --filename="$disk" --iodepth=4
+	BL_JOBS+=(--name=victim --filename="$disk" --iodepth="${BL_VICTIM_QD:-4}"
 		--rate_iops="$iops" --rate_process=poisson --runtime="$secs" "$@")
 }
 
@@ -143,6 +147,15 @@ bl_job_aggressor() {
 	shift 3
 	BL_JOBS+=(--name=aggressor --filename="$disk" --iodepth="$qd"
 		--runtime=$((secs + 1)) "$@")
+}
+
+# bl_job_beside NAME DISK QD SECS [OPT...]: a closed-loop job that runs
+# beside the job before it (no stonewall).
+bl_job_beside() {
+	local name=$1 disk=$2 qd=$3 secs=$4
+	shift 4
+	BL_JOBS+=(--name="$name" --filename="$disk" --iodepth="$qd"
+		--runtime="$secs" "$@")
 }
 
 # bl_job NAME DISK QD SECS [OPT...]: a closed-loop job that starts when the
@@ -237,6 +250,28 @@ bl_cg_run() {
 	shift
 	# shellcheck disable=SC2016
 	bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "$@"
+}
+
+# bl_cg_make NAME: a cgroup NAME under the root with the io controller
+# enabled for it (io.latency, io.weight, io.max).
+bl_cg_make() {
+	mountpoint -q $BL_CG || mount -t cgroup2 cgroup2 $BL_CG || return 1
+	grep -qw io $BL_CG/cgroup.subtree_control ||
+		echo +io > $BL_CG/cgroup.subtree_control || return 1
+	mkdir -p "$BL_CG/$1"
+}
+
+# bl_cgjoin NAME: a command for a fio job's exec_prerun that moves the
+# job's own process into cgroup NAME, so that one fio can run jobs in
+# different cgroups (and start them together). fio runs it through
+# system(), so the shell walks up its parents to the first fio.
+bl_cgjoin() {
+	printf "sh -c 'p=\$\$; while [ \$p -gt 1 ] && [ \"\$(cat /proc/\$p/comm)\" != fio ]; do p=\$(cut -d\" \" -f4 /proc/\$p/stat); done; if [ \$p -gt 1 ]; then echo \$p > %s/cgroup.procs; else echo bl_cgjoin: no fio above \$\$; fi'" "$BL_CG/$1"
+}
+
+# bl_mm DISK: its MAJ:MIN.
+bl_mm() {
+	cat "/sys/class/block/${1#/dev/}/dev"
 }
 
 bl_cg_del() {

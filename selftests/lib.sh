@@ -6,6 +6,8 @@
 # test VM (scripts/vm-run) as root.
 #
 #   guard:    vqos_require_vm
+#   skips:    vqos_skips_load, vqos_skip_expected CASE REASON,
+#             vqos_strict_skips (see selftests/expected-skips)
 #   TAP:      tap_plan N, tap_ok DESC, tap_fail DESC [DETAIL...],
 #             tap_skip DESC REASON, tap_check DESC CMD..., tap_diag LINE...,
 #             tap_skip_rest REASON, tap_done (exit status for the script)
@@ -95,6 +97,64 @@ tap_done() {
 		return 1
 	fi
 	[ "$_tap_nfail" = 0 ]
+}
+
+# --- expected skips ---------------------------------------------------------
+
+# selftests/expected-skips: "CASE | REASON | why" globs of the skips a
+# strict run (make check, CI=true) accepts; see that file.
+VQOS_EXPECTED_SKIPS=${VQOS_EXPECTED_SKIPS:-$VQOS_SELFTESTS/expected-skips}
+_vqos_skip_case=()
+_vqos_skip_reason=()
+_vqos_skips_loaded=
+
+# vqos_skips_load: read the allow-list (builtins only). Fails, saying so,
+# if the file cannot be read or has a malformed line.
+vqos_skips_load() {
+	local l c r w bad=0 n=0
+	_vqos_skip_case=() _vqos_skip_reason=()
+	if [ ! -r "$VQOS_EXPECTED_SKIPS" ]; then
+		echo "expected skips: cannot read $VQOS_EXPECTED_SKIPS" >&2
+		return 1
+	fi
+	while IFS= read -r l || [ -n "$l" ]; do
+		n=$((n + 1))
+		case $l in ''|'#'*) continue ;; esac
+		c=${l%% | *} r=${l#* | }
+		w=${r#* | } r=${r%% | *}
+		if [ "$c" = "$l" ] || [ "$w" = "${l#* | }" ] || [ -z "$c" ] ||
+		   [ -z "$r" ] || [ -z "$w" ]; then
+			echo "expected skips: $VQOS_EXPECTED_SKIPS:$n: not 'CASE | REASON | why': $l" >&2
+			bad=1
+			continue
+		fi
+		_vqos_skip_case+=("$c") _vqos_skip_reason+=("$r")
+	done < "$VQOS_EXPECTED_SKIPS"
+	_vqos_skips_loaded=1
+	return $bad
+}
+
+# vqos_skip_expected CASE REASON: the skip of CASE for REASON is on the
+# allow-list.
+vqos_skip_expected() {
+	local i
+	[ -n "$_vqos_skips_loaded" ] || vqos_skips_load 2>/dev/null
+	for i in "${!_vqos_skip_case[@]}"; do
+		# shellcheck disable=SC2053
+		[[ $1 == ${_vqos_skip_case[$i]} && $2 == ${_vqos_skip_reason[$i]} ]] &&
+			return 0
+	done
+	return 1
+}
+
+# vqos_strict_skips: should an unexpected skip fail? Yes under CI=true or
+# VQOS_STRICT_SKIPS=1 (make check sets it), no with VQOS_STRICT_SKIPS=0.
+vqos_strict_skips() {
+	case ${VQOS_STRICT_SKIPS:-} in
+	1) return 0 ;;
+	0) return 1 ;;
+	esac
+	[ "${CI:-}" = true ]
 }
 
 # --- modules --------------------------------------------------------------
@@ -210,8 +270,19 @@ vqos_dmesg_since() {
 		index($0, "vqos-selftest: mark " id " ") || $0 ~ ("vqos-selftest: mark " id "$") { found = 1 }'
 }
 
-# What counts as a kernel splat. Matched against the message text.
-VQOS_SPLAT_RE='WARNING:|BUG:|^BUG |kernel BUG at|KASAN|UBSAN|Oops|general protection fault|Kernel panic|Call Trace|\[ cut here \]|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|lock held when returning to user|INFO: lockdep|DEBUG_LOCKS_WARN_ON|INFO: task .* blocked for more than|rcu: INFO|self-detected stall|detected stall|soft lockup|hard LOCKUP|kmemleak: [0-9]+ new suspected memory leak|unreferenced object 0x|list_(add|del) corruption|refcount_t: |sleeping function called from invalid context|scheduling while atomic'
+# What counts as a kernel splat, matched against the message text: the
+# EREs of selftests/kmsg-splat.patterns, which the hostile harness reads
+# too (exported, so that it finds the same file), joined into one. Read
+# with builtins: an exec costs about a second in the test VM. Empty when
+# the file cannot be read, and then vqos_dmesg_scan fails.
+VQOS_SPLAT_PATTERNS=${VQOS_SPLAT_PATTERNS:-$VQOS_SELFTESTS/kmsg-splat.patterns}
+export VQOS_SPLAT_PATTERNS
+VQOS_SPLAT_RE=
+while IFS= read -r _vqos_l || [ -n "$_vqos_l" ]; do
+	case $_vqos_l in ''|'#'*) continue ;; esac
+	VQOS_SPLAT_RE+="${VQOS_SPLAT_RE:+|}($_vqos_l)"
+done 2>/dev/null < "$VQOS_SPLAT_PATTERNS"
+unset _vqos_l
 
 # vqos_dmesg_scan [--no-exclude] < LOG: print the splat lines of LOG (a
 # vqos_dmesg excerpt) and return 1 if there are any, 0 if it is clean.
@@ -225,6 +296,10 @@ VQOS_SPLAT_RE='WARNING:|BUG:|^BUG |kernel BUG at|KASAN|UBSAN|Oops|general protec
 vqos_dmesg_scan() {
 	local exclude=1
 	[ "${1:-}" = --no-exclude ] && exclude=0
+	if [ -z "$VQOS_SPLAT_RE" ]; then
+		echo "no splat patterns in $VQOS_SPLAT_PATTERNS: the kernel log cannot be checked"
+		return 1
+	fi
 	# One awk, no temporary file: every exec costs in the test VM.
 	VQOS_SPLAT_RE=$VQOS_SPLAT_RE awk -v exclude="$exclude" '
 	BEGIN { re = ENVIRON["VQOS_SPLAT_RE"] }

@@ -15,7 +15,13 @@ tap_plan 17
 ko=$(vqos_ko vqos) || { tap_skip_rest "kmod/vqos.ko not built"; exit 0; }
 command -v fio >/dev/null || { tap_skip_rest "fio not installed"; exit 0; }
 command -v jq >/dev/null || { tap_skip_rest "jq not installed"; exit 0; }
-vqos_insmod "$ko" || { tap_skip_rest "cannot load vqos"; exit 0; }
+if ! out=$(vqos_insmod "$ko" 2>&1); then
+	# A module that does not load is a failure, not a skip.
+	tap_fail "load vqos" "$out"
+	tap_skip_rest "vqos did not load"
+	vqos_unload_all
+	tap_done; exit $?
+fi
 work=$(mktemp -d)
 truncate -s 64M "$work/q0.img" "$work/q1.img"
 

@@ -199,13 +199,23 @@ static void vqos_req_get_id(struct kunit *test)
 {
 	struct vqos_req_plan p;
 
+	memset(&p, 0xa5, sizeof(p));
 	KUNIT_EXPECT_EQ(test, check(&lim, VIRTIO_BLK_T_GET_ID, 0, 0, 21, &p),
 			VQOS_BAD_NONE);
 	KUNIT_EXPECT_EQ(test, p.len, 20U);
-	/* A shorter buffer gets a truncated id, a longer one no more. */
-	check(&lim, VIRTIO_BLK_T_GET_ID, 0, 0, 9, &p);
+	/*
+	 * A shorter buffer gets a truncated id, a longer one no more; both
+	 * are valid requests. The plan is poisoned in between, so that a
+	 * check that refused (and left it alone) cannot pass on the last
+	 * call's length.
+	 */
+	memset(&p, 0xa5, sizeof(p));
+	KUNIT_EXPECT_EQ(test, check(&lim, VIRTIO_BLK_T_GET_ID, 0, 0, 9, &p),
+			VQOS_BAD_NONE);
 	KUNIT_EXPECT_EQ(test, p.len, 8U);
-	check(&lim, VIRTIO_BLK_T_GET_ID, 0, 0, 4097, &p);
+	memset(&p, 0xa5, sizeof(p));
+	KUNIT_EXPECT_EQ(test, check(&lim, VIRTIO_BLK_T_GET_ID, 0, 0, 4097, &p),
+			VQOS_BAD_NONE);
 	KUNIT_EXPECT_EQ(test, p.len, 20U);
 }
 

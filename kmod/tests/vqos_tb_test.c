@@ -126,6 +126,7 @@ static void vqos_tb_test_exact_rate(struct kunit *test)
 
 	for (r = 0; r < ARRAY_SIZE(rates); r++) {
 		u64 rate = rates[r], end = 100 * SEC, now = 0, n = 0, cost;
+		u64 burst;
 		struct vqos_tb tb;
 		s64 diff;
 
@@ -133,12 +134,14 @@ static void vqos_tb_test_exact_rate(struct kunit *test)
 		 * Depth larger than any step's refill (2 ms of rate), so the
 		 * bucket never overflows once drained and every token earned
 		 * is admitted. Batch the cost at high rates (10^4 requests a
-		 * second) to keep the loop short.
+		 * second) to keep the loop short. The expected totals below
+		 * use this configured burst, not what the bucket says its
+		 * depth is: a bucket that got its own depth wrong must fail.
 		 */
 		cost = rate >= 100000 ? rate / 10000 : 1;
+		burst = 20 * cost + rate / 400 + 1;
 		vqos_tb_init(&tb, 0);
-		vqos_tb_test_set(test, &tb, rate, 20 * cost + rate / 400 + 1,
-				 0, 0, 0);
+		vqos_tb_test_set(test, &tb, rate, burst, 0, 0, 0);
 		while (now < end) {
 			n += vqos_tb_test_drain(&tb, cost, now);
 			now = min(now + vqos_tb_test_step(&seed, 2 * MS), end);
@@ -148,16 +151,16 @@ static void vqos_tb_test_exact_rate(struct kunit *test)
 		 * admitted + left == depth + rate * 100 s, in nano-units;
 		 * as a difference, which stays far from overflowing at 2^40.
 		 */
-		diff = (s64)(n * cost) - (s64)(tb.depth + rate * (end / SEC));
+		diff = (s64)(n * cost) - (s64)(burst + rate * (end / SEC));
 		KUNIT_EXPECT_EQ_MSG(test,
 				    diff * (s64)NU + vqos_tb_level_nu(&tb, now),
 				    0LL, "rate %llu", rate);
 		KUNIT_EXPECT_LT(test, vqos_tb_level_nu(&tb, now),
 				(s64)(cost * NU));
 		if (rate == 1)
-			KUNIT_EXPECT_EQ(test, n - tb.depth, 100ULL);
+			KUNIT_EXPECT_EQ(test, n - burst, 100ULL);
 		if (rate == 3000)
-			KUNIT_EXPECT_EQ(test, n - tb.depth, 300000ULL);
+			KUNIT_EXPECT_EQ(test, n - burst, 300000ULL);
 	}
 }
 
@@ -241,6 +244,14 @@ static void vqos_tb_test_debt(struct kunit *test)
 
 static void vqos_tb_test_burst(struct kunit *test)
 {
+	static const struct {
+		u64 rate, cost, admitted;
+	} defaults[] = {
+		{ 100000, 1, 10000 },
+		{ 50, 1, 5 },
+		{ 9, 1, 1 },
+		{ VQOS_TB_RATE_MAX, 1ULL << 20, VQOS_TB_DEPTH_MAX >> 20 },
+	};
 	u64 t0 = 3, k;
 	struct vqos_tb tb;
 
@@ -254,7 +265,11 @@ static void vqos_tb_test_burst(struct kunit *test)
 	/* idle for long: refills to the depth, not beyond */
 	KUNIT_EXPECT_EQ(test, vqos_tb_test_drain(&tb, 1, t0 + 100 * SEC), 50ULL);
 
-	/* default depth: 100 ms of rate, at least 1 */
+	/*
+	 * default depth: 100 ms of rate, at least 1, capped; as the field
+	 * and as what a fresh bucket admits at once (in requests of 2^20
+	 * units at the largest rate, to keep the loop short)
+	 */
 	vqos_tb_test_set(test, &tb, 100000, 0, 0, 0, t0);
 	KUNIT_EXPECT_EQ(test, tb.depth, 10000ULL);
 	vqos_tb_test_set(test, &tb, 50, 0, 0, 0, t0);
@@ -263,6 +278,14 @@ static void vqos_tb_test_burst(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, tb.depth, 1ULL);
 	vqos_tb_test_set(test, &tb, VQOS_TB_RATE_MAX, 0, 0, 0, t0);
 	KUNIT_EXPECT_EQ(test, tb.depth, VQOS_TB_DEPTH_MAX);
+	for (k = 0; k < ARRAY_SIZE(defaults); k++) {
+		vqos_tb_init(&tb, 0);
+		vqos_tb_test_set(test, &tb, defaults[k].rate, 0, 0, 0, t0);
+		KUNIT_EXPECT_EQ_MSG(test,
+				    vqos_tb_test_drain(&tb, defaults[k].cost, t0),
+				    defaults[k].admitted, "rate %llu",
+				    defaults[k].rate);
+	}
 }
 
 static void vqos_tb_test_burst_rate(struct kunit *test)
