@@ -298,9 +298,10 @@ static const struct kobj_type vqos_pool_ktype = {
 
 /*
  * The depth a new pool allows: what the block device under the backing
- * store runs in parallel (its tags, over all hardware queues), so that a
- * slot the pool keeps free is a free tag on the device. A file on a
- * filesystem without one gets VQOS_POOL_FILE_DEPTH.
+ * store runs in parallel (its tags, over the hardware queues that serve
+ * reads and writes), so that a slot the pool keeps free is a free tag on
+ * the device. A file on a filesystem without one gets
+ * VQOS_POOL_FILE_DEPTH.
  */
 #define VQOS_POOL_FILE_DEPTH	128
 
@@ -309,12 +310,28 @@ static u32 vqos_pool_default_depth(struct inode *inode)
 	struct block_device *bdev = S_ISBLK(inode->i_mode) ? I_BDEV(inode) :
 				    inode->i_sb->s_bdev;
 	struct request_queue *q = bdev ? bdev_get_queue(bdev) : NULL;
-	u64 depth;
+	const struct blk_mq_tag_set *set;
+	const struct blk_mq_queue_map *def, *rd;
+	unsigned int nr;
 
 	if (!q || !queue_is_mq(q) || !q->tag_set)
 		return VQOS_POOL_FILE_DEPTH;
-	depth = (u64)q->tag_set->queue_depth * q->tag_set->nr_hw_queues;
-	return clamp_t(u64, depth, 1, VQOS_SCHED_DEPTH_MAX);
+	set = q->tag_set;
+	/*
+	 * Only the queues our reads and writes reach: not poll queues (a
+	 * null_blk of depth 1 has a poll queue too), and read queues only
+	 * where they are queues of their own.
+	 */
+	def = &set->map[HCTX_TYPE_DEFAULT];
+	rd = &set->map[HCTX_TYPE_READ];
+	nr = def->nr_queues;
+	if (set->nr_maps > HCTX_TYPE_READ && rd->nr_queues &&
+	    rd->queue_offset != def->queue_offset)
+		nr += rd->nr_queues;
+	if (set->flags & BLK_MQ_F_TAG_HCTX_SHARED)
+		nr = 1;
+	return clamp_t(u64, (u64)set->queue_depth * max(nr, 1U), 1,
+		       VQOS_SCHED_DEPTH_MAX);
 }
 
 static struct vqos_pool *vqos_pool_create(struct vqos_dev *dev,
