@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # test_demo.sh - a smoke test of `make demo`'s script (scripts/demo-vm) in
-# its short mode: a slow null_blk disk (50 ms x depth 8 = 160 IOPS), the
-# victim (Poisson, 5 % of the disk) alone, beside an unlimited aggressor
-# with no QoS, and beside it with vqos's pool keeping the victim a
-# reservation; VQOS_DEMO_SMOKE_SECS (default 12) seconds per phase, about
-# 100 victim samples each. make check runs two vCPUs under TCG without
+# its short mode: a slow serial null_blk disk (20 ms x depth 1 = 50 IOPS),
+# the victim (Poisson, 10 % of the disk, QD 1) alone, beside an unlimited
+# aggressor with no QoS, and beside it with vqos's pool keeping the victim
+# a reservation; VQOS_DEMO_SMOKE_SECS (default 20) seconds per phase,
+# about 100 victim samples each. make check runs two vCPUs under TCG without
 # icount, where a latency percentile over 100 samples is the host's noise;
 # what stays true is coarse, so that is what is asserted (as in
 # test_isolation.sh), the way the demo's verdict reads:
@@ -41,7 +41,7 @@ vqos_ko vqos >/dev/null || fail_rest "kmod/vqos.ko not built"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-VQOS_DEMO_SECS=${VQOS_DEMO_SMOKE_SECS:-12} "$demo" --short --out "$tmp/out" > "$tmp/log" 2>&1
+VQOS_DEMO_SECS=${VQOS_DEMO_SMOKE_SECS:-20} "$demo" --short --out "$tmp/out" > "$tmp/log" 2>&1
 rc=$?
 while IFS= read -r l; do tap_diag "$l"; done < "$tmp/log"
 if [ $rc = 0 ] && grep -q '^verdict: ' "$tmp/log"; then
