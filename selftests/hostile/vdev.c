@@ -656,6 +656,13 @@ int dev_start(struct dev *d)
 	      "status 0x%x after FEATURES_OK", st);
 	CHECK(!read_config(d), "");
 	CHECK(!map_all(d), "");
+	/*
+	 * The config call too, as QEMU does at every start: a reset makes
+	 * the device forget it (the callback of a bus driver that went away
+	 * must never be called).
+	 */
+	CHECK(!xioctl(d->fd, VHOST_VDPA_SET_CONFIG_CALL, &d->config_fd,
+		      "VHOST_VDPA_SET_CONFIG_CALL"), "");
 	for (i = 0; i < d->nq; i++)
 		CHECK(!vq_setup(d, &d->vq[i]), "");
 	s |= VIRTIO_CONFIG_S_DRIVER_OK;
