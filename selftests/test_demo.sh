@@ -4,8 +4,8 @@
 # test_demo.sh - a smoke test of `make demo`'s script (scripts/demo-vm) in
 # its short mode: a slow serial null_blk disk (20 ms x depth 1 = 50 IOPS),
 # the victim (Poisson, 10 % of the disk, QD 1) alone, beside an unlimited
-# aggressor with no QoS, and beside it with vqos's pool keeping the victim
-# a reservation; VQOS_DEMO_SMOKE_SECS (default 20) seconds per phase,
+# aggressor with no QoS, and beside it in vqos's pool with no shares set
+# (fair queueing gives the victim the disk's one slot next); VQOS_DEMO_SMOKE_SECS (default 20) seconds per phase,
 # about 100 victim samples each. make check runs two vCPUs under TCG without
 # icount, where a latency percentile over 100 samples is the host's noise;
 # what stays true is coarse, so that is what is asserted (as in
@@ -57,7 +57,7 @@ field() {
 		'.phases[] | select(.phase == $p) | .[$k] // empty' "$js" 2>/dev/null
 }
 ok=1 why=
-for p in alone noqos reserve; do
+for p in alone noqos pool; do
 	for k in victim_p50_ms victim_p99_ms victim_p999_ms victim_samples victim_slow; do
 		v=$(field $p $k)
 		[[ "$v" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { ok=0; why="$why $p.$k='$v';"; }
@@ -68,19 +68,19 @@ for p in alone noqos reserve; do
 		{ ok=0; why="$why $p: no aggressor IOPS;"; }
 done
 if [ $ok = 1 ]; then
-	tap_ok "demo.json has alone, noqos and reserve with numbers and >= 50 samples each"
+	tap_ok "demo.json has alone, noqos and pool with numbers and >= 50 samples each"
 else
-	tap_fail "demo.json has alone, noqos and reserve with numbers and >= 50 samples each" "$why"
+	tap_fail "demo.json has alone, noqos and pool with numbers and >= 50 samples each" "$why"
 	fail_rest "no usable demo.json"
 fi
 
 s_un=$(field noqos victim_slow) n_un=$(field noqos victim_samples)
-s_po=$(field reserve victim_slow) n_po=$(field reserve victim_samples)
-a_un=$(field noqos aggressor_iops) a_po=$(field reserve aggressor_iops)
+s_po=$(field pool victim_slow) n_po=$(field pool victim_samples)
+a_un=$(field noqos aggressor_iops) a_po=$(field pool aggressor_iops)
 tap_check "unprotected, most victim requests are slow ($s_un of $n_un)" \
 	test $((2 * s_un)) -ge "$n_un"
 # The pool's slow fraction at least 4 times below the unprotected one.
-tap_check "the pool's reservation cuts slow victim requests 4x ($s_po of $n_po, unprotected $s_un of $n_un)" \
+tap_check "the pool cuts slow victim requests 4x ($s_po of $n_po, unprotected $s_un of $n_un)" \
 	test $((s_po * 4 * n_un)) -le $((s_un * n_po))
 tap_check "the aggressor keeps >= 75 % of its unprotected IOPS under the pool ($a_po of $a_un)" \
 	test $((100 * a_po)) -ge $((75 * a_un))
