@@ -7,6 +7,8 @@
 #                        make KDIR=/lib/modules/$(uname -r)/build)
 #   make kernel          build (or reuse) the test kernel
 #   make deps            install missing Debian packages
+#   make l2              build (or reuse) the nested guests' kernel and
+#                        virtio_vqos for it (scripts/build-l2)
 #   make check           deps, kernel, modules, test modules, bpf tools, the
 #                        host tests (lint, rig messages), then one VM boot
 #                        running selftests/run-all
@@ -59,7 +61,7 @@ missing_kbuild = $(strip $(foreach d,$(MODULE_DIRS),\
 VM_RUN := $(if $(KDIR_IS_TEST_KERNEL),,VQOS_KDIR=$(KDIR)) scripts/vm-run --flavour $(FLAVOUR)
 VM_CHECK := $(if $(KDIR_IS_TEST_KERNEL),,VQOS_KDIR=$(KDIR)) scripts/vm-check --flavour $(FLAVOUR)
 
-.PHONY: all modules kernel deps check vm demo bench clean selftests-modules bpf kdir-check
+.PHONY: all modules kernel deps check vm demo bench clean selftests-modules bpf kdir-check l2
 
 all: modules
 
@@ -88,6 +90,10 @@ kernel:
 
 deps:
 	@scripts/install-deps
+
+# The nested guests (L2) that QEMU boots inside the test VM.
+l2:
+	@scripts/build-l2 >/dev/null
 
 selftests-modules: kdir-check
 	$(MAKE) -C selftests/modules KDIR=$(KDIR)
@@ -124,6 +130,7 @@ check:
 	@$(MAKE) --no-print-directory selftests-modules
 	@$(MAKE) --no-print-directory selftests-progs
 	@$(MAKE) --no-print-directory bpf
+	@$(MAKE) --no-print-directory l2
 	@# Host tests (lint costs ten times more in the VM) run here, and
 	@# vm-check counts their cases into the summary line.
 	@mkdir -p .vm; taps=; \
@@ -262,7 +269,7 @@ LINT_KERNEL_FILES ?= $(sort $(filter-out %.mod.c,$(wildcard kmod/*.[ch] \
 	selftests/modules/*.[ch]))) uapi/linux/vqos.h
 LINT_BPF_FILES ?= $(sort $(wildcard bpf/*.[ch]))
 LINT_SPARSE_DIRS ?= $(CURDIR) $(CURDIR)/selftests/modules
-LINT_SHELL_FILES ?= $(sort $(wildcard scripts/* selftests/*.sh selftests/run-all \
+LINT_SHELL_FILES ?= $(sort $(wildcard scripts/* scripts/l2/* selftests/*.sh selftests/run-all \
 	selftests/*/*.sh bpf/*.sh .ci/run dkms.conf))
 
 CHECKPATCH_FLAGS := --no-tree -f --quiet --show-types
