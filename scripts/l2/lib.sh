@@ -14,7 +14,15 @@
 #       --timeout S             for the boot (default 600)
 #   l2_cmd NAME TIMEOUT CMD     run CMD (one line of sh) in NAME; its output
 #                               is in $L2_OUT, its status is returned (124:
-#                               timeout, 125: QEMU gone)
+#                               timeout, 125: QEMU gone, or it reported a
+#                               vhost-vdpa failure the guest cannot survive)
+#   l2_realize DEV              does QEMU accept /dev/vhost-vdpa-N as a
+#                               vhost-vdpa-device-pci? (realizes it, runs no
+#                               guest); QEMU's messages in $L2_OUT
+#   l2_disks NAME TIMEOUT       load virtio_blk in NAME (in the background:
+#                               a disk that does not answer must not hang the
+#                               console) and wait for its disks; prints
+#                               "vdX SECTORS SERIAL" lines into $L2_OUT
 #   l2_wait_ready NAME TIMEOUT  after a reboot: wait for init again
 #   l2_stop NAME                QEMU quits (SIGTERM: it resets and closes
 #                               its devices), then SIGKILL after 30 s
@@ -27,7 +35,8 @@
 # scripts/l2/init as PID 1, which runs commands from the serial console.
 # Everything about guest NAME is in $L2_DIR/NAME/: cmdline (the QEMU command
 # line), qemu.log (QEMU's stderr), console.log. $L2_BOOT_S is the last boot
-# time, from QEMU's start to init's first prompt.
+# time, from QEMU's start to init's first prompt. $L2_APPEND adds kernel
+# arguments (loglevel=8 shows the whole boot on the console).
 #
 # Written for the test VM, where every exec costs about a second: builtins
 # only in the waiting loops.
@@ -96,6 +105,14 @@ _l2_wait() {
 			esac
 			[ "$collect" = 1 ] && L2_OUT+=$_l2_line$'\n'
 		done
+		# QEMU carries on after some errors that leave the guest
+		# waiting forever: give up on those at once.
+		if [ -s "$L2_DIR/$name/qemu.log" ]; then
+			case "$(< "$L2_DIR/$name/qemu.log")" in
+			*"unable to continue"*|*"start failed"*|*"map fail"*)
+				return 125 ;;
+			esac
+		fi
 		if ! l2_alive "$name"; then
 			# its last words may still be in the pipe
 			_l2_sleep 0.5
@@ -135,7 +152,7 @@ l2_start() {
 	local append="console=ttyS0 loglevel=4 panic=-1 tsc=reliable pci=noacpi"
 	append+=" root=/dev/root rootfstype=9p ro"
 	append+=" rootflags=version=9p2000.L,trans=virtio,access=any,cache=loose,msize=262144"
-	append+=" init=$L2_ROOT/scripts/l2/init"
+	append+=" init=$L2_ROOT/scripts/l2/init${L2_APPEND:+ $L2_APPEND}"
 	args=(-name "l2-$name" -nodefaults -no-user-config -display none
 		-machine pc -accel tcg -cpu max -smp "$smp")
 	if [ "$hugetlb" = 1 ]; then
@@ -205,7 +222,7 @@ l2_send() {
 	local name=$1 seq
 	seq=$(( ${_l2_seq[$name]} + 1 ))
 	_l2_seq[$name]=$seq
-	printf '%s %s\n' "$seq" "$2" >&"${_l2_wr[$name]}"
+	printf '%s %s\n' "$seq" "${2//$'\n'/$'\036'}" >&"${_l2_wr[$name]}"
 	echo "$seq"
 }
 
@@ -214,11 +231,31 @@ l2_cmd() {
 	L2_OUT=
 	seq=$(( ${_l2_seq[$name]} + 1 ))
 	_l2_seq[$name]=$seq
-	printf '%s %s\n' "$seq" "$3" >&"${_l2_wr[$name]}" || return 125
+	# One console line per command: newlines travel as RS (\036).
+	printf '%s %s\n' "$seq" "${3//$'\n'/$'\036'}" >&"${_l2_wr[$name]}" || return 125
 	_l2_wait "$name" "$timeout" "@@l2 begin $seq" || return $?
 	_l2_wait "$name" "$timeout" "@@l2 done $seq " 1 || return $?
 	rc=${_l2_line##* }
 	return "$rc"
+}
+
+l2_realize() {
+	l2_env || return 2
+	L2_OUT=$(echo quit | "$L2_QEMU" -S -nodefaults -no-user-config -display none \
+		-machine pc -accel tcg -m 64M -monitor stdio \
+		-device "vhost-vdpa-device-pci,vhostdev=$1" 2>&1 >/dev/null)
+}
+
+l2_disks() {
+	local name=$1 timeout=$2
+	l2_cmd "$name" "$timeout" "[ -d /sys/module/virtio_blk ] || { insmod $VQOS_L2_VIRTIO_BLK & }
+		n=0; want=\$(ls -d /sys/bus/virtio/devices/*/ 2>/dev/null | while read -r d; do
+			[ \"\$(cat \$d/device)\" = 0x0002 ] && echo; done | wc -l)
+		while [ \$n -lt $timeout ]; do
+			have=\$(ls -d /sys/block/vd* 2>/dev/null | wc -l)
+			[ \$have -ge \$want ] && break; sleep 1; n=\$((n + 1)); done
+		for b in /sys/block/vd*; do [ -e \$b ] &&
+			echo \"\${b##*/} \$(cat \$b/size) \$(timeout 10 cat \$b/serial 2>/dev/null)\"; done; true"
 }
 
 # l2_diag NAME: QEMU's messages and the end of the console, for a failure.
