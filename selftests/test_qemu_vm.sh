@@ -399,7 +399,7 @@ if [ -n "$d_blk0" ]; then
 	rc=$?
 	echo 0 > $tr/tracing_on
 	echo 0 > $tr/events/vqos/vqos_req_complete/enable
-	nhw=$(grep -c '^[0-9]*$' <<<"$o")
+	nhw=$(grep -c '^[0-9][0-9]*$' <<<"$o")
 	qids=$(grep -o 'qid=[0-9]*' $tr/trace | sort | uniq -c | tr -s ' \n' ' ')
 	nq=$(grep -o 'qid=[0-9]*' $tr/trace | sort -u | wc -l)
 	[ $rc = 0 ] && [ "$nhw" = 2 ] && [ "$nq" -ge 2 ]
