@@ -7,6 +7,8 @@
 #                        make KDIR=/lib/modules/$(uname -r)/build)
 #   make kernel          build (or reuse) the test kernel
 #   make deps            install missing Debian packages
+#   make l2              build (or reuse) the nested guests' kernel and
+#                        virtio_vqos for it (scripts/build-l2)
 #   make check           deps, kernel, modules, test modules, bpf tools, the
 #                        host tests (lint, rig messages, install, README
 #                        bench table), then one VM boot running
@@ -67,7 +69,7 @@ missing_kbuild = $(strip $(foreach d,$(MODULE_DIRS),\
 VM_RUN := $(if $(KDIR_IS_TEST_KERNEL),,VQOS_KDIR=$(KDIR)) scripts/vm-run --flavour $(FLAVOUR)
 VM_CHECK := $(if $(KDIR_IS_TEST_KERNEL),,VQOS_KDIR=$(KDIR)) scripts/vm-check --flavour $(FLAVOUR)
 
-.PHONY: all modules kernel deps check vm demo bench clean selftests-modules bpf kdir-check
+.PHONY: all modules kernel deps check vm demo bench clean selftests-modules bpf kdir-check l2
 
 all: modules
 
@@ -96,6 +98,10 @@ kernel:
 
 deps:
 	@scripts/install-deps
+
+# The nested guests (L2) that QEMU boots inside the test VM.
+l2:
+	@scripts/build-l2 >/dev/null
 
 selftests-modules: kdir-check
 	$(MAKE) -C selftests/modules KDIR=$(KDIR)
@@ -297,7 +303,7 @@ LINT_KERNEL_FILES ?= $(sort $(filter-out %.mod.c,$(wildcard kmod/*.[ch] \
 	selftests/modules/*.[ch]))) uapi/linux/vqos.h
 LINT_BPF_FILES ?= $(sort $(wildcard bpf/*.[ch]))
 LINT_SPARSE_DIRS ?= $(CURDIR) $(CURDIR)/selftests/modules
-LINT_SHELL_FILES ?= $(sort $(wildcard scripts/* selftests/*.sh selftests/run-all \
+LINT_SHELL_FILES ?= $(sort $(wildcard scripts/* scripts/l2/* selftests/*.sh selftests/run-all \
 	selftests/*/*.sh bpf/*.sh .ci/run dkms.conf))
 
 CHECKPATCH_FLAGS := --no-tree -f --quiet --show-types
