@@ -3,8 +3,13 @@
  * vqos backing store: a regular file or a block device, opened with
  * O_DIRECT where the filesystem allows it, and driven with asynchronous
  * kiocbs over the guest's own pages, as the loop driver does. Flush,
- * discard and write-zeroes may block, so they run on a workqueue rather
- * than on the device's worker.
+ * discard and write-zeroes may block, so they run on the device's own
+ * workqueue (at most VQOS_SLOW_MAX_ACTIVE at once) rather than on its
+ * worker or a workqueue that other devices share.
+ *
+ * A block device is claimed for vqos as a whole (one holder for every vqos
+ * device, which may each serve a slice of it): nothing else can mount it
+ * or claim it while a guest uses it.
  */
 #include <linux/blkdev.h>
 #include <linux/falloc.h>
@@ -13,6 +18,14 @@
 #include <linux/workqueue.h>
 #include "vqos.h"
 
+/*
+ * The holder of every block device vqos claims. The claim only excludes
+ * others; I/O goes through the backing file, opened with the device's
+ * access mode.
+ */
+static char vqos_bdev_holder;
+#define VQOS_BDEV_MODE	(FMODE_READ | FMODE_EXCL)
+
 static loff_t vqos_backend_size(struct file *file)
 {
 	struct inode *inode = file->f_mapping->host;
@@ -20,12 +33,36 @@ static loff_t vqos_backend_size(struct file *file)
 	return i_size_read(inode);
 }
 
+/* Claim @file's block device for vqos; it stays open until close. */
+static int vqos_backend_claim(struct vqos_dev *dev, struct file *file)
+{
+	struct block_device *bdev;
+
+	bdev = blkdev_get_by_dev(file_inode(file)->i_rdev, VQOS_BDEV_MODE,
+				 &vqos_bdev_holder);
+	if (IS_ERR(bdev))
+		return PTR_ERR(bdev);
+	dev->bdev = bdev;
+	return 0;
+}
+
+/* Give up the claim on the backing block device. */
+static void vqos_backend_release(struct vqos_dev *dev)
+{
+	if (dev->bdev)
+		blkdev_put(dev->bdev, VQOS_BDEV_MODE);
+	dev->bdev = NULL;
+}
+
 /**
  * vqos_backend_open() - open @dev->cfg.backing and size the device
  * @dev: the device, lock held, not running
  *
  * Tries O_DIRECT first; a filesystem that refuses it (tmpfs) is used
- * through the page cache instead, which sysfs reports.
+ * through the page cache instead, which sysfs reports. A block device is
+ * claimed (-EBUSY if mounted or claimed by another holder), and its
+ * logical block size becomes the device's. The device joins the pool of
+ * the backing store (-EINVAL if the pool cannot reserve its slots).
  *
  * Return: 0, or -errno with @dev->file left NULL.
  */
@@ -34,6 +71,8 @@ int vqos_backend_open(struct vqos_dev *dev)
 	int flags = (dev->cfg.read_only ? O_RDONLY : O_RDWR) | O_LARGEFILE;
 	struct file *file;
 	loff_t size, avail;
+	u32 blk_size;
+	int ret;
 
 	file = filp_open(dev->cfg.backing, flags | O_DIRECT, 0);
 	dev->direct = !IS_ERR(file);
@@ -44,39 +83,57 @@ int vqos_backend_open(struct vqos_dev *dev)
 
 	if (!S_ISREG(file_inode(file)->i_mode) &&
 	    !S_ISBLK(file_inode(file)->i_mode)) {
-		fput(file);
-		return -EINVAL;
+		ret = -EINVAL;
+		goto err_fput;
 	}
 	if (!(file->f_mode & FMODE_CAN_READ) ||
 	    (!dev->cfg.read_only && !(file->f_mode & FMODE_CAN_WRITE))) {
-		fput(file);
-		return -EINVAL;
+		ret = -EINVAL;
+		goto err_fput;
 	}
 
 	size = vqos_backend_size(file);
 	if (dev->cfg.offset >= size || dev->cfg.offset % VQOS_SECTOR_SIZE) {
-		fput(file);
-		return -EINVAL;
+		ret = -EINVAL;
+		goto err_fput;
 	}
 	avail = size - dev->cfg.offset;
 	if (dev->cfg.size) {
 		if (dev->cfg.size > avail) {
-			fput(file);
-			return -ENOSPC;
+			ret = -ENOSPC;
+			goto err_fput;
 		}
 		avail = dev->cfg.size;
 	}
 
-	dev->dio_align = VQOS_SECTOR_SIZE - 1;
+	blk_size = VQOS_SECTOR_SIZE;
 	if (S_ISBLK(file_inode(file)->i_mode)) {
-		struct block_device *bdev = I_BDEV(file->f_mapping->host);
-
-		dev->dio_align = max_t(unsigned int, dev->dio_align,
-				       bdev_logical_block_size(bdev) - 1);
+		ret = vqos_backend_claim(dev, file);
+		if (ret)
+			goto err_fput;
+		/* A 4Kn disk refuses less: offer its block size to the guest. */
+		blk_size = bdev_logical_block_size(dev->bdev);
+		if ((dev->cfg.offset | avail) & (blk_size - 1)) {
+			ret = -EINVAL;
+			goto err_release;
+		}
 	}
+	dev->blk_size = blk_size;
+	dev->dio_align = blk_size - 1;
 	dev->capacity = avail / VQOS_SECTOR_SIZE;
 	dev->file = file;
+	ret = vqos_pool_join(dev);
+	if (ret) {
+		vqos_backend_close(dev);
+		return ret;
+	}
 	return 0;
+
+err_release:
+	vqos_backend_release(dev);
+err_fput:
+	fput(file);
+	return ret;
 }
 
 /**
@@ -85,10 +142,13 @@ int vqos_backend_open(struct vqos_dev *dev)
  */
 void vqos_backend_close(struct vqos_dev *dev)
 {
+	vqos_pool_leave(dev);
+	vqos_backend_release(dev);
 	if (dev->file)
 		fput(dev->file);
 	dev->file = NULL;
 	dev->capacity = 0;
+	dev->blk_size = VQOS_SECTOR_SIZE;
 	dev->direct = false;
 }
 
@@ -96,7 +156,7 @@ static void vqos_rw_complete(struct kiocb *iocb, long ret)
 {
 	struct vqos_req *req = container_of(iocb, struct vqos_req, iocb);
 
-	vqos_req_done(req, ret);
+	req->vq->dev->req_done(req, ret);
 }
 
 static void vqos_slow_fn(struct work_struct *work)
@@ -129,14 +189,14 @@ static void vqos_slow_fn(struct work_struct *work)
 	default:
 		ret = -EINVAL;
 	}
-	vqos_req_done(req, ret);
+	dev->req_done(req, ret);
 }
 
 /**
  * vqos_backend_submit() - start a validated request on the backing store
  * @req: the request; reads and writes have their bvecs mapped
  *
- * Completion is reported through vqos_req_done(), possibly before this
+ * Completion is reported through @dev->req_done, possibly before this
  * returns.
  */
 void vqos_backend_submit(struct vqos_req *req)
@@ -147,7 +207,7 @@ void vqos_backend_submit(struct vqos_req *req)
 	ssize_t ret;
 
 	if (!file) {
-		vqos_req_done(req, -EIO);
+		dev->req_done(req, -EIO);
 		return;
 	}
 
@@ -157,7 +217,7 @@ void vqos_backend_submit(struct vqos_req *req)
 		break;
 	default:
 		INIT_WORK(&req->slow_work, vqos_slow_fn);
-		queue_work(system_unbound_wq, &req->slow_work);
+		queue_work(dev->slow_wq, &req->slow_work);
 		return;
 	}
 

@@ -7,8 +7,12 @@
  * lock-free lists, then takes a bounded batch of new requests from each
  * queue in turn, and requeues itself while work remains so that it yields
  * between turns and every queue gets its share.
+ *
+ * Every request, whatever its type, passes the device's and its group's
+ * limits before it reaches the backend (vqos_admit.c).
  */
 #include <linux/highmem.h>
+#include <linux/rcupdate.h>
 #include <linux/timekeeping.h>
 #include <linux/slab.h>
 #include <linux/virtio_byteorder.h>
@@ -51,7 +55,7 @@ void vqos_fill_config(struct vqos_dev *dev, struct vqos_config *config)
 	blk->capacity = __cpu_to_virtio64(true, dev->capacity);
 	blk->size_max = __cpu_to_virtio32(true, VQOS_SIZE_MAX);
 	blk->seg_max = __cpu_to_virtio32(true, VQOS_SEG_MAX);
-	blk->blk_size = __cpu_to_virtio32(true, VQOS_SECTOR_SIZE);
+	blk->blk_size = __cpu_to_virtio32(true, dev->blk_size);
 	blk->num_queues = __cpu_to_virtio16(true, dev->cfg.num_queues);
 	blk->max_discard_sectors = __cpu_to_virtio32(true, VQOS_MAX_DWZ_SECTORS);
 	blk->max_discard_seg = __cpu_to_virtio32(true, 1);
@@ -77,22 +81,12 @@ void vqos_fill_config(struct vqos_dev *dev, struct vqos_config *config)
 }
 
 /**
- * vqos_kick() - run the device's worker
- * @dev: the device
- *
- * Safe in any context, including hard interrupts.
- */
-void vqos_kick(struct vqos_dev *dev)
-{
-	kthread_queue_work(dev->worker, &dev->work);
-}
-
-/**
  * vqos_drain() - wait until no request is in flight
  * @dev: the device, with @dev->running already cleared
  *
- * The worker keeps running completions while the device is stopped; it
- * recycles them without touching the rings.
+ * The worker keeps reaping completions while the device is stopped, on
+ * every queue that has requests, ready or not; it recycles them without
+ * touching the rings, and drops the requests parked in admission.
  */
 void vqos_drain(struct vqos_dev *dev)
 {
@@ -155,11 +149,16 @@ err_free:
 
 /**
  * vqos_vq_disable() - stop a queue and free its pool
- * @vq: the queue; device lock held, device quiesced
+ * @vq: the queue; device lock held, worker paused or quiesced, and no
+ *	request of the queue in flight or parked (vqos_drop_parked())
  */
 void vqos_vq_disable(struct vqos_vq *vq)
 {
-	WARN_ON_ONCE(atomic_read(&vq->inflight));
+	struct vqos_dev *dev = vq->dev;
+
+	/* A request still in flight would be freed under the backend. */
+	if (WARN_ON_ONCE(atomic_read(&vq->inflight)))
+		return;
 	vq->ready = false;
 	vq->free = NULL;
 	kvfree(vq->bvecs);
@@ -172,7 +171,18 @@ void vqos_vq_disable(struct vqos_vq *vq)
 	vq->driver_addr = 0;
 	vq->device_addr = 0;
 	vq->num = 0;
+	spin_lock(&dev->cb_lock);
 	memset(&vq->cb, 0, sizeof(vq->cb));
+	spin_unlock(&dev->cb_lock);
+}
+
+/* Call a callback the VMM may be changing meanwhile (VHOST_SET_VRING_CALL). */
+static void vqos_callback(struct vqos_dev *dev, struct vdpa_callback *cb)
+{
+	spin_lock(&dev->cb_lock);
+	if (cb->callback)
+		cb->callback(cb->private);
+	spin_unlock(&dev->cb_lock);
 }
 
 static void vqos_ring_broken(struct vqos_dev *dev)
@@ -182,22 +192,13 @@ static void vqos_ring_broken(struct vqos_dev *dev)
 	WRITE_ONCE(dev->needs_reset, true);
 	dev_warn_ratelimited(&dev->vdpa.dev,
 			     "broken ring, device needs reset\n");
-	if (dev->config_cb.callback)
-		dev->config_cb.callback(dev->config_cb.private);
+	vqos_callback(dev, &dev->config_cb);
 }
 
 static void vqos_req_free_pages(struct vqos_req *req)
 {
 	unsigned int i;
 
-	if (req->status_bv.bv_page) {
-		vqos_bvecs_put(&req->status_bv, 1);
-		req->status_bv.bv_page = NULL;
-	}
-	if (req->pinned) {
-		vqos_bvecs_put(req->bvec, req->nr_bvec);
-		req->pinned = false;
-	}
 	if (!req->bounce)
 		return;
 	for (i = 0; i < req->nr_bvec; i++)
@@ -212,14 +213,12 @@ static void vqos_req_put(struct vqos_req *req)
 	struct vqos_dev *dev = vq->dev;
 
 	vqos_req_free_pages(req);
-	vringh_kiov_cleanup(&req->riov);
-	vringh_kiov_cleanup(&req->wiov);
 	req->free_next = vq->free;
 	vq->free = req;
 	atomic_dec(&vq->inflight);
-	/* vqos_pause() waits for 1 (the held request), vqos_drain() for 0. */
-	if (atomic_dec_return(&dev->inflight) <= 1 &&
-	    wq_has_sleeper(&dev->quiesced))
+	atomic_dec(&dev->inflight);
+	/* vqos_pause() waits for the parked ones, vqos_drain() for none. */
+	if (wq_has_sleeper(&dev->quiesced))
 		wake_up_all(&dev->quiesced);
 }
 
@@ -244,45 +243,48 @@ static void vqos_account(struct vqos_dev *dev, struct vqos_req *req, u64 now)
 	}
 }
 
+/* Copy a bounced read's data to the guest's buffers. */
+static void vqos_req_push_bounce(struct vqos_req *req)
+{
+	struct vqos_dev *dev = req->vq->dev;
+	unsigned int i;
+	u64 off = 0;
+
+	for (i = 0; i < req->nr_bvec; i++) {
+		struct bio_vec *bv = &req->bvec[i];
+		void *p = kmap_local_page(bv->bv_page);
+		int ret = vqos_chain_copy(dev, &req->chain, true, off, p,
+					  bv->bv_len);
+
+		kunmap_local(p);
+		if (ret) {
+			req->status = VIRTIO_BLK_S_IOERR;
+			dev->stats.bad[VQOS_BAD_ACCESS]++;
+			return;
+		}
+		off += bv->bv_len;
+	}
+}
+
 /* Write the status, return the chain to the driver, recycle the request. */
 static void vqos_req_complete(struct vqos_vq *vq, struct vqos_req *req)
 {
 	struct vqos_dev *dev = vq->dev;
+	struct vqos_xlate x = {};
 	u64 now;
 
 	if (!READ_ONCE(dev->running))
 		goto put;
 
 	if (req->status == VIRTIO_BLK_S_OK && req->bounce &&
-	    req->plan.op == VQOS_OP_READ) {
-		unsigned int i;
-		ssize_t n;
+	    req->plan.op == VQOS_OP_READ)
+		vqos_req_push_bounce(req);
 
-		for (i = 0; i < req->nr_bvec; i++) {
-			struct bio_vec *bv = &req->bvec[i];
-			void *p = kmap_local_page(bv->bv_page);
-
-			n = vringh_iov_push_iotlb(&vq->vring, &req->wiov, p,
-						  bv->bv_len);
-			kunmap_local(p);
-			if (n != bv->bv_len) {
-				req->status = VIRTIO_BLK_S_IOERR;
-				dev->stats.bad[VQOS_BAD_ACCESS]++;
-				break;
-			}
-		}
-	}
-
-	if (req->status_bv.bv_page) {
-		memcpy_to_page(req->status_bv.bv_page,
-			       req->status_bv.bv_offset, &req->status, 1);
-		req->used_len++;
-	} else if (vqos_iotlb_copy_to(dev, req->status_iova, &req->status,
-				      1)) {
+	if (vqos_iotlb_copy(dev, &x, req->chain.last_in, &req->status, 1,
+			    true))
 		dev->stats.bad[VQOS_BAD_ACCESS]++;
-	} else {
+	else
 		req->used_len++;
-	}
 	/* One clock read for both: trace arguments are evaluated untraced. */
 	now = ktime_get_ns();
 	vqos_account(dev, req, now);
@@ -301,18 +303,26 @@ put:
  * @req: the request
  * @ret: bytes transferred, or -errno
  *
- * Any context. The worker writes the result back.
+ * Any context. Gives the request's pool slot back, then the worker writes
+ * the result back. Once @req is on the list, the worker may complete it
+ * and the device may be freed: the RCU read section keeps the device (and
+ * any device the pool wakes) until the kicks are done (vqos_free() waits
+ * for it).
  */
 void vqos_req_done(struct vqos_req *req, long ret)
 {
 	struct vqos_vq *vq = req->vq;
+	struct vqos_dev *dev = vq->dev;
 
 	req->backend_ns = ktime_get_ns();
 	req->ret = ret;
-	trace_vqos_req_backend(vq->dev->id, vq->idx, req->head,
+	trace_vqos_req_backend(dev->id, vq->idx, req->head,
 			       vqos_trace_op(req->plan.op), req->plan.len, ret);
+	rcu_read_lock();
+	vqos_admit_done(req, req->backend_ns);
 	llist_add(&req->node, &vq->done);
-	vqos_kick(vq->dev);
+	vqos_kick(dev);
+	rcu_read_unlock();
 }
 
 /* One interrupt for everything completed since the last one. */
@@ -321,17 +331,19 @@ static void vqos_vq_notify(struct vqos_vq *vq)
 	if (!vq->completed)
 		return;
 	vq->completed = false;
-	if (READ_ONCE(vq->dev->running) && vq->cb.callback &&
+	if (READ_ONCE(vq->dev->running) &&
 	    vringh_need_notify_iotlb(&vq->vring) > 0)
-		vq->cb.callback(vq->cb.private);
+		vqos_callback(vq->dev, &vq->cb);
 }
 
 static void vqos_vq_reap(struct vqos_vq *vq)
 {
-	struct llist_node *list = llist_del_all(&vq->done);
+	struct llist_node *list;
 	struct vqos_req *req, *tmp;
 
-	list = llist_reverse_order(list);
+	if (llist_empty(&vq->done))
+		return;
+	list = llist_reverse_order(llist_del_all(&vq->done));
 	llist_for_each_entry_safe(req, tmp, list, node) {
 		if (req->status == VIRTIO_BLK_S_OK) {
 			bool want = req->plan.op == VQOS_OP_READ ||
@@ -349,81 +361,49 @@ static void vqos_vq_reap(struct vqos_vq *vq)
 	vqos_vq_notify(vq);
 }
 
-static u64 vqos_kiov_len(const struct vringh_kiov *iov)
-{
-	u64 len = 0;
-	unsigned int i;
-
-	for (i = iov->i; i < iov->used; i++)
-		len += iov->iov[i].iov_len;
-	return len - iov->consumed;
-}
-
-/* Guest address of the last device-writable byte: the status. */
-static u64 vqos_status_iova(const struct vringh_kiov *wiov)
-{
-	int i;
-
-	for (i = wiov->used - 1; i >= 0; i--) {
-		const struct kvec *kv = &wiov->iov[i];
-
-		if (kv->iov_len)
-			return (u64)(uintptr_t)kv->iov_base + kv->iov_len - 1;
-	}
-	return 0;
-}
-
 /*
- * Map the data part of @iov (from its current position, @len bytes) into
- * bvecs over the guest's own pages. Returns -ENOBUFS when the chain is too
- * fragmented, or not aligned for O_DIRECT, so the caller bounces instead.
+ * Map @len bytes of the chain's readable (@write false) or writable
+ * buffers, from byte @skip, into bvecs over the guest's own pages. Returns
+ * -ENOBUFS when the chain is too fragmented, or not aligned for O_DIRECT,
+ * so the caller bounces instead.
  */
-static int vqos_req_map(struct vqos_req *req, struct vringh_kiov *iov,
-			u64 len, u32 perm)
+static int vqos_req_map(struct vqos_req *req, bool write, u64 skip, u64 len)
 {
 	struct vqos_dev *dev = req->vq->dev;
-	unsigned int i, n = 0;
-	size_t skip = iov->consumed;
-	/*
-	 * vhost-vdpa pages are the VMM's: hold them for the I/O. Stable
-	 * while the worker runs (only a reset changes the binding).
-	 */
-	bool pin = !READ_ONCE(dev->passthrough);
-	int ret = 0;
+	const struct vqos_chain *c = &req->chain;
+	unsigned int i = write ? c->nr_out : 0;
+	unsigned int end = write ? c->nr : c->nr_out;
+	u32 perm = write ? VHOST_MAP_WO : VHOST_MAP_RO;
+	unsigned int n = 0;
 
-	for (i = iov->i; i < iov->used && len; i++) {
-		u64 base = (u64)(uintptr_t)iov->iov[i].iov_base + skip;
-		u64 seg = min_t(u64, iov->iov[i].iov_len - skip, len);
+	for (; i < end && len; i++) {
+		const struct vqos_seg *s = &c->seg[i];
+		u64 seg;
 		int got;
 
-		skip = 0;
-		if (!seg)
+		if (skip >= s->len) {
+			skip -= s->len;
 			continue;
-		got = vqos_iotlb_bvec(dev, base, seg, perm, req->bvec + n,
-				      VQOS_REQ_BVECS - n, pin);
-		if (got < 0) {
-			ret = got;
-			goto put;
 		}
+		seg = min_t(u64, s->len - skip, len);
+		got = vqos_iotlb_bvec(dev, s->addr + skip, seg, perm,
+				      req->bvec + n, VQOS_REQ_BVECS - n);
+		if (got < 0)
+			return got;
+		skip = 0;
 		n += got;
 		len -= seg;
 	}
+	if (len)
+		return -EFAULT;
 	if (dev->direct) {
 		for (i = 0; i < n; i++)
 			if ((req->bvec[i].bv_offset | req->bvec[i].bv_len) &
-			    dev->dio_align) {
-				ret = -ENOBUFS;
-				goto put;
-			}
+			    dev->dio_align)
+				return -ENOBUFS;
 	}
 	req->nr_bvec = n;
-	req->pinned = pin;
 	return 0;
-
-put:
-	if (pin)
-		vqos_bvecs_put(req->bvec, n);
-	return ret;
 }
 
 /* Our own pages for a chain that cannot be served in place. */
@@ -449,12 +429,13 @@ static int vqos_req_bounce(struct vqos_req *req)
 		left -= len;
 		if (req->plan.op == VQOS_OP_WRITE) {
 			void *p = kmap_local_page(page);
-			ssize_t n = vringh_iov_pull_iotlb(&vq->vring,
-							  &req->riov, p, len);
+			int ret = vqos_chain_copy(vq->dev, &req->chain, false,
+						  VQOS_HDR_LEN +
+						  (u64)i * PAGE_SIZE, p, len);
 
 			kunmap_local(p);
-			if (n != len)
-				return -EFAULT;
+			if (ret)
+				return ret;
 		}
 	}
 	vq->dev->stats.bounced++;
@@ -471,6 +452,7 @@ static void vqos_req_fail(struct vqos_req *req, enum vqos_bad bad)
 static void vqos_req_limits(struct vqos_dev *dev, struct vqos_req_limits *lim)
 {
 	lim->capacity = dev->file ? dev->capacity : 0;
+	lim->block_size = dev->blk_size;
 	lim->max_bytes = VQOS_MAX_REQ_BYTES;
 	lim->max_discard_sectors = VQOS_MAX_DWZ_SECTORS;
 	lim->max_write_zeroes_sectors = VQOS_MAX_DWZ_SECTORS;
@@ -484,13 +466,11 @@ static void vqos_req_limits(struct vqos_dev *dev, struct vqos_req_limits *lim)
 static void vqos_req_issue(struct vqos_req *req)
 {
 	struct vqos_vq *vq = req->vq;
+	bool read = req->plan.op == VQOS_OP_READ;
 	int ret;
 
-	req->dispatch_ns = ktime_get_ns();
-	if (req->plan.op == VQOS_OP_READ)
-		ret = vqos_req_map(req, &req->wiov, req->plan.len, VHOST_MAP_WO);
-	else
-		ret = vqos_req_map(req, &req->riov, req->plan.len, VHOST_MAP_RO);
+	/* A read's data fills the writable buffers, up to the status byte. */
+	ret = vqos_req_map(req, read, read ? 0 : VQOS_HDR_LEN, req->plan.len);
 	if (ret == -ENOBUFS)
 		ret = vqos_req_bounce(req);
 	if (ret == -ENOMEM) {
@@ -498,14 +478,6 @@ static void vqos_req_issue(struct vqos_req *req)
 		vqos_req_complete(vq, req);
 		return;
 	}
-	/*
-	 * Hold the status byte's page too. One the guest did not map
-	 * writable is left to vqos_req_complete(), which does not write it.
-	 */
-	if (!ret && req->pinned &&
-	    vqos_iotlb_bvec(vq->dev, req->status_iova, 1, VHOST_MAP_WO,
-			    &req->status_bv, 1, true) < 0)
-		req->status_bv.bv_page = NULL;
 	if (ret) {
 		vqos_req_fail(req, VQOS_BAD_ACCESS);
 		return;
@@ -515,113 +487,130 @@ static void vqos_req_issue(struct vqos_req *req)
 	vqos_backend_submit(req);
 }
 
-/*
- * Validate and start one request. Returns true if the request did not fit
- * the device's limits: it is held, and the device takes nothing more
- * until the timer says it fits.
- */
-static bool vqos_req_start(struct vqos_req *req,
-			   const struct vqos_req_limits *lim)
+/* Admitted: run the request. */
+static void vqos_req_go(struct vqos_req *req)
 {
 	struct vqos_vq *vq = req->vq;
 	struct vqos_dev *dev = vq->dev;
+
+	req->dispatch_ns = ktime_get_ns();
+	switch (req->plan.op) {
+	case VQOS_OP_READ:
+	case VQOS_OP_WRITE:
+		vqos_req_issue(req);
+		return;
+	case VQOS_OP_GET_ID:
+		if (vqos_chain_copy(dev, &req->chain, true, 0, dev->serial,
+				    req->plan.len)) {
+			vqos_req_fail(req, VQOS_BAD_ACCESS);
+			return;
+		}
+		req->used_len = req->plan.len;
+		vqos_req_complete(vq, req);
+		return;
+	default:
+		trace_vqos_req_dispatch(dev->id, vq->idx, req->head,
+					vqos_trace_op(req->plan.op),
+					req->plan.len, 0);
+		vqos_backend_submit(req);
+		return;
+	}
+}
+
+/* Read and check a discard or write-zeroes segment. */
+static enum vqos_bad vqos_req_dwz(struct vqos_req *req,
+				  const struct vqos_req_limits *lim)
+{
+	struct virtio_blk_discard_write_zeroes seg;
+
+	if (vqos_chain_copy(req->vq->dev, &req->chain, false, VQOS_HDR_LEN,
+			    &seg, sizeof(seg)))
+		return VQOS_BAD_ACCESS;
+	req->dwz.sector = le64_to_cpu(seg.sector);
+	req->dwz.nr_sectors = le32_to_cpu(seg.num_sectors);
+	req->dwz.flags = le32_to_cpu(seg.flags);
+	return vqos_req_check_dwz(lim, req->plan.op, req->dwz.sector,
+				  req->dwz.nr_sectors, req->dwz.flags);
+}
+
+/* Validate a request's header and layout into @req->plan. */
+static enum vqos_bad vqos_req_parse(struct vqos_req *req,
+				    const struct vqos_req_limits *lim)
+{
+	const struct vqos_chain *c = &req->chain;
 	struct virtio_blk_outhdr hdr;
-	struct vqos_req_shape shape = {};
+	struct vqos_req_shape shape = { .in_len = c->in_len };
 	enum vqos_bad bad;
-	u64 deadline;
+
+	if (c->wraps)
+		return VQOS_BAD_ACCESS;
+	if (c->out_len < sizeof(hdr)) {
+		shape.out_len = U64_MAX;
+	} else {
+		if (vqos_chain_copy(req->vq->dev, c, false, 0, &hdr,
+				    sizeof(hdr)))
+			return VQOS_BAD_ACCESS;
+		shape.type = le32_to_cpu((__force __le32)hdr.type);
+		shape.sector = le64_to_cpu((__force __le64)hdr.sector);
+		shape.out_len = c->out_len - sizeof(hdr);
+	}
+	bad = vqos_req_check(lim, &shape, &req->plan);
+	if (bad)
+		return bad;
+	/* Well-formed, but more buffers than vqos keeps for a request. */
+	if (c->fragmented)
+		return VQOS_BAD_TOO_BIG;
+	trace_vqos_req_fetch(req->vq->dev->id, req->vq->idx, req->head,
+			     vqos_trace_op(req->plan.op), req->plan.len,
+			     shape.sector);
+	if (req->plan.op == VQOS_OP_DISCARD ||
+	    req->plan.op == VQOS_OP_WRITE_ZEROES)
+		return vqos_req_dwz(req, lim);
+	return VQOS_BAD_NONE;
+}
+
+/* A chain with nowhere to write a status: return it, count it. */
+static void vqos_req_no_status(struct vqos_req *req)
+{
+	struct vqos_vq *vq = req->vq;
+	struct vqos_dev *dev = vq->dev;
+
+	dev->stats.bad[VQOS_BAD_NO_STATUS]++;
+	req->status = VIRTIO_BLK_S_IOERR;
+	vqos_account(dev, req, ktime_get_ns());
+	if (vringh_complete_iotlb(&vq->vring, req->head, 0) < 0)
+		vqos_ring_broken(dev);
+	vq->completed = true;
+	vqos_req_put(req);
+}
+
+/* Validate a request just taken from a ring, and start it if admitted. */
+static void vqos_req_start(struct vqos_req *req,
+			   const struct vqos_req_limits *lim)
+{
+	struct vqos_vq *vq = req->vq;
+	enum vqos_bad bad;
 
 	req->status = VIRTIO_BLK_S_OK;
 	req->dispatch_ns = req->start_ns;
 	req->backend_ns = req->start_ns;
 	req->used_len = 0;
 	req->bounce = false;
+	req->slot = false;
 	req->nr_bvec = 0;
 	req->bvec = vq->bvecs + (req - vq->reqs) * VQOS_REQ_BVECS;
-	req->status_iova = vqos_status_iova(&req->wiov);
 	req->plan.op = VQOS_OP_INVALID;
 	req->plan.len = 0;
 
-	shape.in_len = vqos_kiov_len(&req->wiov);
-	if (!shape.in_len) {
-		/* Nowhere to write a status: return the chain, count it. */
-		dev->stats.bad[VQOS_BAD_NO_STATUS]++;
-		req->status = VIRTIO_BLK_S_IOERR;
-		vqos_account(dev, req, ktime_get_ns());
-		if (vringh_complete_iotlb(&vq->vring, req->head, 0) < 0)
-			vqos_ring_broken(dev);
-		vqos_req_put(req);
-		return false;
+	if (!req->chain.in_len) {
+		vqos_req_no_status(req);
+		return;
 	}
-	if (vqos_kiov_len(&req->riov) < sizeof(hdr)) {
-		shape.out_len = U64_MAX;
-	} else {
-		if (vringh_iov_pull_iotlb(&vq->vring, &req->riov, &hdr,
-					  sizeof(hdr)) != sizeof(hdr))
-			goto fail_access;
-		shape.type = le32_to_cpu((__force __le32)hdr.type);
-		shape.sector = le64_to_cpu((__force __le64)hdr.sector);
-		shape.out_len = vqos_kiov_len(&req->riov);
-	}
-
-	bad = vqos_req_check(lim, &shape, &req->plan);
+	bad = vqos_req_parse(req, lim);
 	if (bad)
-		goto fail;
-	trace_vqos_req_fetch(dev->id, vq->idx, req->head,
-			     vqos_trace_op(req->plan.op), req->plan.len,
-			     shape.sector);
-
-	switch (req->plan.op) {
-	case VQOS_OP_GET_ID:
-		if (vringh_iov_push_iotlb(&vq->vring, &req->wiov, dev->serial,
-					  req->plan.len) != req->plan.len)
-			goto fail_access;
-		req->used_len = req->plan.len;
-		vqos_req_complete(vq, req);
-		return false;
-	case VQOS_OP_DISCARD:
-	case VQOS_OP_WRITE_ZEROES: {
-		struct virtio_blk_discard_write_zeroes seg;
-
-		if (vringh_iov_pull_iotlb(&vq->vring, &req->riov, &seg,
-					  sizeof(seg)) != sizeof(seg))
-			goto fail_access;
-		req->dwz.sector = le64_to_cpu(seg.sector);
-		req->dwz.nr_sectors = le32_to_cpu(seg.num_sectors);
-		req->dwz.flags = le32_to_cpu(seg.flags);
-		bad = vqos_req_check_dwz(lim, req->plan.op, req->dwz.sector,
-					 req->dwz.nr_sectors, req->dwz.flags);
-		if (bad)
-			goto fail;
-		break;
-	}
-	case VQOS_OP_READ:
-	case VQOS_OP_WRITE:
-		deadline = vqos_qos_admit(dev, req->plan.op == VQOS_OP_WRITE,
-					  req->plan.len, req->start_ns, 0);
-		if (deadline) {
-			dev->held = req;
-			dev->held_due = deadline;
-			trace_vqos_req_throttle(dev->id, vq->idx, req->head,
-						deadline - req->start_ns);
-			vqos_qos_arm(dev, deadline);
-			return true;
-		}
-		vqos_req_issue(req);
-		return false;
-	default:
-		break;
-	}
-	req->dispatch_ns = ktime_get_ns();
-	trace_vqos_req_dispatch(dev->id, vq->idx, req->head,
-				vqos_trace_op(req->plan.op), req->plan.len, 0);
-	vqos_backend_submit(req);
-	return false;
-
-fail_access:
-	bad = VQOS_BAD_ACCESS;
-fail:
-	vqos_req_fail(req, bad);
-	return false;
+		vqos_req_fail(req, bad);
+	else if (vqos_admit_new(req))
+		vqos_req_go(req);
 }
 
 /* Take up to a batch of requests; true if the queue may have more. */
@@ -638,24 +627,10 @@ static bool vqos_vq_dispatch(struct vqos_vq *vq,
 		if (!req || !READ_ONCE(dev->running))
 			return false;	/* completions will kick us */
 
-		vringh_kiov_init(&req->riov, req->rkv, ARRAY_SIZE(req->rkv));
-		vringh_kiov_init(&req->wiov, req->wkv, ARRAY_SIZE(req->wkv));
-		/*
-		 * vringh grows the iovec arrays with the chain, whose length
-		 * the guest picks (an indirect table may cycle through 65536
-		 * entries up to 2^28 times): past 4 MiB the allocation fails,
-		 * and must do so quietly, the ring is reported broken.
-		 */
-		ret = vringh_getdesc_iotlb(&vq->vring, &req->riov, &req->wiov,
-					   &req->head, GFP_NOIO | __GFP_NOWARN);
-		if (ret == 0) {
-			vringh_kiov_cleanup(&req->riov);
-			vringh_kiov_cleanup(&req->wiov);
+		ret = vqos_ring_pop(vq, &req->head, &req->chain);
+		if (ret == 0)
 			return false;
-		}
 		if (ret < 0) {
-			vringh_kiov_cleanup(&req->riov);
-			vringh_kiov_cleanup(&req->wiov);
 			vqos_ring_broken(dev);
 			return false;
 		}
@@ -663,29 +638,32 @@ static bool vqos_vq_dispatch(struct vqos_vq *vq,
 		atomic_inc(&vq->inflight);
 		atomic_inc(&dev->inflight);
 		req->start_ns = ktime_get_ns();
-		if (vqos_req_start(req, lim))
-			return false;
+		vqos_req_start(req, lim);
 	}
 	return true;
 }
 
 /**
  * vqos_pause() - stop taking requests, lose none
- * @dev: the device, lock held, running
+ * @dev: the device, lock held
  *
- * For an IOTLB unmap or a queue change on a running device: waits until
- * every request in the backend has completed to the used ring (the guest
- * sees it, as from a real device that pauses), while a request held by the
- * rate limiter stays held. vqos_unpause() resumes.
+ * For any config op that changes the queues, the IOTLB or the medium,
+ * whether the device runs or not: afterwards no request is in the backend
+ * and the worker touches no guest memory until vqos_unpause(). On a
+ * running device every request in flight completes to the used ring (the
+ * guest sees it, as from a real device that pauses) and requests parked
+ * in admission stay parked (they have touched no data); on a stopped one
+ * (reset pending, ring broken) the worker recycles them, as vqos_drain().
  */
 void vqos_pause(struct vqos_dev *dev)
 {
+	lockdep_assert_held(&dev->lock);
 	WRITE_ONCE(dev->paused, true);
-	/* After this turn, the worker only completes: @held is stable. */
+	/* After this turn, the worker only completes: @parked is stable. */
 	kthread_flush_work(&dev->work);
 	vqos_kick(dev);
 	wait_event(dev->quiesced,
-		   atomic_read(&dev->inflight) <= (READ_ONCE(dev->held) ? 1 : 0));
+		   atomic_read(&dev->inflight) <= vqos_admit_parked(dev));
 	kthread_flush_work(&dev->work);
 }
 
@@ -700,17 +678,32 @@ void vqos_unpause(struct vqos_dev *dev)
 }
 
 /**
- * vqos_drop_held() - forget the held request of a queue being disabled
- * @dev: the device, lock held, paused or stopped
- * @vq: the queue
+ * vqos_drop_parked() - recycle requests parked in admission
+ * @dev: the device; its worker, or lock held with the worker paused
+ * @vq: only this queue's (being disabled), or NULL for all (stopped)
  */
-void vqos_drop_held(struct vqos_dev *dev, struct vqos_vq *vq)
+void vqos_drop_parked(struct vqos_dev *dev, struct vqos_vq *vq)
 {
-	if (!dev->held || dev->held->vq != vq)
-		return;
-	vqos_qos_abandon(dev);
-	vqos_req_put(dev->held);
-	dev->held = NULL;
+	struct vqos_req *req, *tmp;
+	LIST_HEAD(dropped);
+
+	vqos_admit_drop(dev, vq, &dropped);
+	list_for_each_entry_safe(req, tmp, &dropped, park_node)
+		vqos_req_put(req);
+}
+
+/* Start what admission lets go; true if something was. */
+static bool vqos_start_ready(struct vqos_dev *dev)
+{
+	struct vqos_req *req, *tmp;
+	LIST_HEAD(ready);
+
+	vqos_admit_ready(dev, &ready);
+	if (list_empty(&ready))
+		return false;
+	list_for_each_entry_safe(req, tmp, &ready, park_node)
+		vqos_req_go(req);
+	return true;
 }
 
 /**
@@ -724,49 +717,33 @@ void vqos_work_fn(struct kthread_work *work)
 	bool more = false;
 	unsigned int i, nvqs = dev->nvqs;
 
-	for (i = 0; i < nvqs; i++)
-		if (dev->vqs[i].ready)
+	/* Every queue with a pool: a queue being disabled must drain too. */
+	for (i = 0; i < VQOS_MAX_QUEUES; i++)
+		if (dev->vqs[i].reqs)
 			vqos_vq_reap(&dev->vqs[i]);
 	if (!READ_ONCE(dev->running)) {
-		if (dev->held) {
-			vqos_qos_abandon(dev);
-			vqos_req_put(dev->held);
-			dev->held = NULL;
-		}
+		vqos_drop_parked(dev, NULL);
 		return;
 	}
 	if (READ_ONCE(dev->paused))
 		return;		/* vqos_unpause() kicks */
 
-	if (dev->held) {
-		struct vqos_req *req = dev->held;
-		u64 deadline = vqos_qos_admit(dev,
-					      req->plan.op == VQOS_OP_WRITE,
-					      req->plan.len, req->start_ns,
-					      dev->held_due);
-
-		if (deadline) {
-			dev->held_due = deadline;
-			vqos_qos_arm(dev, deadline);
-			return;
-		}
-		dev->held = NULL;
-		/* Resume round robin after the queue that was held. */
-		dev->rr = req->vq->idx;
-		vqos_req_issue(req);
-		vqos_vq_notify(req->vq);
-	}
-
+	/* Parked requests first: they were taken from the rings earlier. */
 	vqos_req_limits(dev, &lim);
-	for (i = 0; i < nvqs && !dev->held; i++) {
+	if (vqos_start_ready(dev))
+		for (i = 0; i < nvqs; i++)
+			vqos_vq_notify(&dev->vqs[i]);
+	for (i = 0; i < nvqs; i++) {
 		struct vqos_vq *vq = &dev->vqs[(dev->rr + i) % nvqs];
 
 		if (vq->ready) {
 			more |= vqos_vq_dispatch(vq, &lim);
 			vqos_vq_notify(vq);
 		}
+		/* Up to VQOS_BATCH chains of VQOS_CHAIN_MAX per queue. */
+		cond_resched();
 	}
 	dev->rr = (dev->rr + 1) % nvqs;
-	if (more && !dev->held)
+	if (more)
 		vqos_kick(dev);
 }

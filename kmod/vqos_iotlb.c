@@ -7,30 +7,187 @@
  * device through virtio_vdpa, one identity entry (its DMA addresses are
  * physical). A lookup that leaves the mappings, or lacks the permission
  * the access needs, fails: the guest gets an error, the host is untouched.
+ *
+ * Page lifetime. vhost-vdpa pins a VMM's pages when it maps them, and
+ * unpins them *before* it asks us to unmap them: in between, the VMM can
+ * munmap() them and the pages would be freed under I/O still in flight,
+ * under a ring access, or under a status write. So vqos takes a reference
+ * of its own on every page of a mapping when vhost-vdpa maps it, and drops
+ * it only in dma_unmap or reset, after the device has stopped touching the
+ * pages (vqos_pause(), vqos_quiesce()). A page vqos can reach through the
+ * IOTLB is therefore always a page vqos holds; the datapath takes no
+ * per-request references. Folio references make this work for the tail
+ * pages of huge pages (THP, hugetlbfs) too, whose own refcount is zero.
  */
 #include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/sched.h>
 #include "vqos.h"
 
-/* Pages bv spans: a merged bvec may cover several. */
-static unsigned int vqos_bvec_pages(const struct bio_vec *bv)
+/* Add (@get) or drop references to the pages of [@pa, @pa + @size). */
+static void vqos_pages_ref(u64 pa, u64 size, bool get)
 {
-	return DIV_ROUND_UP(bv->bv_offset + bv->bv_len, PAGE_SIZE);
+	unsigned long pfn = PHYS_PFN(pa);
+	unsigned long end = PHYS_PFN(pa + size - 1) + 1;
+
+	while (pfn < end) {
+		struct page *page = pfn_to_page(pfn);
+		struct folio *folio = page_folio(page);
+		unsigned long nr = min(end - pfn, folio_nr_pages(folio) -
+				       folio_page_idx(folio, page));
+
+		if (get)
+			folio_ref_add(folio, nr);
+		else
+			folio_put_refs(folio, nr);
+		pfn += nr;
+		/* A large VM maps gigabytes at once. */
+		cond_resched();
+	}
 }
 
-/* Reference every page of @bv; false, holding nothing, if one is free. */
-static bool vqos_bvec_get(struct bio_vec *bv)
+/**
+ * vqos_iotlb_map() - enter a VMM's mapping, holding its pages
+ * @dev: the device
+ * @iova: guest address
+ * @size: bytes, non-zero, no wrap
+ * @pa: physical address of pages vhost-vdpa has pinned
+ * @perm: VHOST_MAP_*
+ * @opaque: vhost-vdpa's cookie
+ *
+ * Return: 0 or -errno; nothing is held on error.
+ */
+int vqos_iotlb_map(struct vqos_dev *dev, u64 iova, u64 size, u64 pa,
+		   u32 perm, void *opaque)
 {
-	unsigned int i, nr = vqos_bvec_pages(bv);
+	int ret;
 
-	for (i = 0; i < nr; i++) {
-		if (!get_page_unless_zero(nth_page(bv->bv_page, i))) {
-			while (i--)
-				put_page(nth_page(bv->bv_page, i));
-			return false;
+	if (pa + size - 1 < pa || !pfn_valid(PHYS_PFN(pa)) ||
+	    !pfn_valid(PHYS_PFN(pa + size - 1)))
+		return -EINVAL;
+	/* The pages are pinned by vhost-vdpa: no lock needed to take refs. */
+	vqos_pages_ref(pa, size, true);
+	spin_lock(&dev->iommu_lock);
+	ret = vhost_iotlb_add_range_ctx(&dev->iotlb, iova, iova + size - 1,
+					pa, perm, opaque);
+	spin_unlock(&dev->iommu_lock);
+	if (ret)
+		vqos_pages_ref(pa, size, false);
+	return ret;
+}
+
+/**
+ * vqos_iotlb_unmap() - remove the mappings overlapping a range
+ * @dev: the device, which must not touch guest memory any more in that
+ *	range (paused or quiesced)
+ * @start: first guest address
+ * @last: last guest address
+ *
+ * Drops the page references of every mapping removed, except those of the
+ * identity map of a kernel driver, which holds none.
+ */
+void vqos_iotlb_unmap(struct vqos_dev *dev, u64 start, u64 last)
+{
+	struct vhost_iotlb_map *map;
+	bool held;
+	u64 pa, size;
+
+	for (;;) {
+		spin_lock(&dev->iommu_lock);
+		map = vhost_iotlb_itree_first(&dev->iotlb, start, last);
+		if (!map) {
+			dev->passthrough &= dev->iotlb.nmaps != 0;
+			spin_unlock(&dev->iommu_lock);
+			return;
 		}
+		held = !dev->passthrough;
+		pa = map->addr;
+		size = map->size;
+		vhost_iotlb_map_free(&dev->iotlb, map);
+		spin_unlock(&dev->iommu_lock);
+		if (held)
+			vqos_pages_ref(pa, size, false);
 	}
-	return true;
+}
+
+/**
+ * vqos_iotlb_reset() - remove every mapping
+ * @dev: the device, quiesced
+ */
+void vqos_iotlb_reset(struct vqos_dev *dev)
+{
+	vqos_iotlb_unmap(dev, 0, ULLONG_MAX);
+}
+
+/**
+ * vqos_iotlb_set_passthrough() - identity map for a kernel driver
+ * @dev: the device, bound to virtio_vdpa, quiesced
+ */
+void vqos_iotlb_set_passthrough(struct vqos_dev *dev)
+{
+	vqos_iotlb_reset(dev);
+	spin_lock(&dev->iommu_lock);
+	if (!vhost_iotlb_add_range(&dev->iotlb, 0, ULONG_MAX, 0, VHOST_MAP_RW))
+		dev->passthrough = true;
+	spin_unlock(&dev->iommu_lock);
+}
+
+/**
+ * vqos_iotlb_lookup() - translate the start of a guest buffer
+ * @dev: the device
+ * @iova: guest address
+ * @perm: VHOST_MAP_RO for memory the device reads, VHOST_MAP_WO for memory
+ *	it writes
+ * @x: filled with the mapping that contains @iova
+ *
+ * The mapping stays valid until the device is paused or quiesced (only
+ * then is an entry removed), so the worker may keep @x for the rest of
+ * its turn.
+ *
+ * Return: 0, -EFAULT if @iova is not mapped, -EPERM if the mapping
+ * forbids the access.
+ */
+int vqos_iotlb_lookup(struct vqos_dev *dev, u64 iova, u32 perm,
+		      struct vqos_xlate *x)
+{
+	struct vhost_iotlb_map *map;
+	int ret = 0;
+
+	spin_lock(&dev->iommu_lock);
+	map = vhost_iotlb_itree_first(&dev->iotlb, iova, iova);
+	if (!map)
+		ret = -EFAULT;
+	else if ((map->perm & perm) != perm)
+		ret = -EPERM;
+	else
+		*x = (struct vqos_xlate){ map->start, map->last, map->addr };
+	spin_unlock(&dev->iommu_lock);
+	return ret;
+}
+
+/*
+ * Translate [@iova, @iova + @len) piece by piece into @x: the physical
+ * address of @iova, and how many bytes from it are contiguous in guest
+ * and host memory. @x is reused while @iova stays inside it.
+ */
+static int vqos_iotlb_piece(struct vqos_dev *dev, u64 iova, u64 len, u32 perm,
+			    struct vqos_xlate *x, u64 *pa, u64 *chunk)
+{
+	int ret;
+
+	if (iova < x->start || iova > x->last || x->perm != perm) {
+		ret = vqos_iotlb_lookup(dev, iova, perm, x);
+		if (ret) {
+			x->perm = 0;
+			return ret;
+		}
+		x->perm = perm;
+	}
+	*pa = x->addr + (iova - x->start);
+	*chunk = min(len, x->last - iova + 1);
+	if (!pfn_valid(PHYS_PFN(*pa)) || !pfn_valid(PHYS_PFN(*pa + *chunk - 1)))
+		return -EFAULT;
+	return 0;
 }
 
 /**
@@ -42,132 +199,80 @@ static bool vqos_bvec_get(struct bio_vec *bv)
  *	writes
  * @bv: bvecs to fill
  * @max: room in @bv
- * @pin: take a reference on every page filled in; drop them with
- *	vqos_bvecs_put()
  *
- * The bvecs point at the guest's own pages, for I/O straight into them.
- * Unmap waits for in-flight requests, but vhost-vdpa unpins the pages
- * before it tells us to unmap them: a VMM that unmaps memory under I/O
- * would have it land in freed pages. The references taken here keep them
- * until the I/O is done. (A page unpinned while this very call translates
- * it is not covered: get_page_unless_zero() only refuses a freed one.)
+ * The bvecs point at the guest's own pages, for I/O straight into them;
+ * the IOTLB holds them until the device is paused (see the top of this
+ * file). Physically contiguous pages are merged into multi-page bvecs.
  *
  * Return: number of bvecs filled, -ENOBUFS if @max is too small, -EFAULT
  * if part of the buffer is not mapped, -EPERM if the mapping forbids it.
  */
 int vqos_iotlb_bvec(struct vqos_dev *dev, u64 iova, u64 len, u32 perm,
-		    struct bio_vec *bv, unsigned int max, bool pin)
+		    struct bio_vec *bv, unsigned int max)
 {
-	struct vhost_iotlb_map *map;
-	unsigned int n = 0, got;
-	int ret = 0;
+	struct vqos_xlate x = {};
+	unsigned int n = 0;
 
-	if (iova + len - 1 < iova)
+	if (!len || iova + len - 1 < iova)
 		return -EFAULT;
-
-	spin_lock(&dev->iommu_lock);
 	while (len) {
 		u64 pa, chunk;
+		int ret = vqos_iotlb_piece(dev, iova, len, perm, &x, &pa,
+					   &chunk);
 
-		map = vhost_iotlb_itree_first(&dev->iotlb, iova, iova + len - 1);
-		if (!map || map->start > iova) {
-			ret = -EFAULT;
-			break;
-		}
-		if ((map->perm & perm) != perm) {
-			ret = -EPERM;
-			break;
-		}
-		pa = map->addr + (iova - map->start);
-		chunk = min(len, map->last - iova + 1);
-		if (!pfn_valid(PHYS_PFN(pa)) ||
-		    !pfn_valid(PHYS_PFN(pa + chunk - 1))) {
-			ret = -EFAULT;
-			break;
-		}
-		/* Multi-page bvecs: merge what is physically contiguous. */
+		if (ret)
+			return ret;
 		if (n && page_to_phys(bv[n - 1].bv_page) + bv[n - 1].bv_offset +
 			 bv[n - 1].bv_len == pa) {
 			bv[n - 1].bv_len += chunk;
-			goto next;
+		} else {
+			if (n == max)
+				return -ENOBUFS;
+			bvec_set_page(&bv[n++], pfn_to_page(PHYS_PFN(pa)), chunk,
+				      offset_in_page(pa));
 		}
-		if (n == max) {
-			ret = -ENOBUFS;
-			break;
-		}
-		bvec_set_page(&bv[n++], pfn_to_page(PHYS_PFN(pa)), chunk,
-			      offset_in_page(pa));
-next:
 		iova += chunk;
 		len -= chunk;
 	}
-	if (!ret && pin) {
-		for (got = 0; got < n; got++) {
-			if (!vqos_bvec_get(&bv[got])) {
-				vqos_bvecs_put(bv, got);
-				ret = -EFAULT;
-				break;
-			}
-		}
-	}
-	spin_unlock(&dev->iommu_lock);
-	return ret ? ret : n;
+	return n;
 }
 
 /**
- * vqos_bvecs_put() - drop what vqos_bvec_get() took
- * @bv: the bvecs
- * @n: how many
- */
-void vqos_bvecs_put(struct bio_vec *bv, unsigned int n)
-{
-	unsigned int i, j;
-
-	for (i = 0; i < n; i++)
-		for (j = 0; j < vqos_bvec_pages(&bv[i]); j++)
-			put_page(nth_page(bv[i].bv_page, j));
-}
-
-/**
- * vqos_iotlb_copy_to() - copy to guest memory
+ * vqos_iotlb_copy() - copy between guest memory and a kernel buffer
  * @dev: the device
+ * @x: translation cache, zeroed by the caller before first use
  * @iova: guest address
- * @src: data
+ * @buf: kernel buffer
  * @len: bytes
+ * @to_guest: write guest memory (else read it)
  *
- * For the few bytes the device writes itself (the status byte).
- *
- * Return: 0, or -errno if the guest buffer is not mapped writable.
+ * Return: 0, or -errno if the guest buffer is not mapped for the access.
  */
-int vqos_iotlb_copy_to(struct vqos_dev *dev, u64 iova, const void *src,
-		       size_t len)
+int vqos_iotlb_copy(struct vqos_dev *dev, struct vqos_xlate *x, u64 iova,
+		    void *buf, size_t len, bool to_guest)
 {
-	struct bio_vec bv[4];
-	int n, i;
+	u32 perm = to_guest ? VHOST_MAP_WO : VHOST_MAP_RO;
 
-	if (!len)
-		return 0;
-	n = vqos_iotlb_bvec(dev, iova, len, VHOST_MAP_WO, bv, ARRAY_SIZE(bv),
-			    false);
-	if (n < 0)
-		return n;
-	for (i = 0; i < n; i++) {
-		memcpy_to_page(bv[i].bv_page, bv[i].bv_offset, src,
-			       bv[i].bv_len);
-		src += bv[i].bv_len;
+	if (len && iova + len - 1 < iova)
+		return -EFAULT;
+	while (len) {
+		u64 pa, chunk;
+		int ret = vqos_iotlb_piece(dev, iova, len, perm, x, &pa,
+					   &chunk);
+
+		if (ret)
+			return ret;
+		/* memcpy_{to,from}_page() stay within one page. */
+		chunk = min_t(u64, chunk, PAGE_SIZE - offset_in_page(pa));
+		if (to_guest)
+			memcpy_to_page(pfn_to_page(PHYS_PFN(pa)),
+				       offset_in_page(pa), buf, chunk);
+		else
+			memcpy_from_page(buf, pfn_to_page(PHYS_PFN(pa)),
+					 offset_in_page(pa), chunk);
+		iova += chunk;
+		buf += chunk;
+		len -= chunk;
 	}
 	return 0;
-}
-
-/**
- * vqos_iotlb_set_passthrough() - identity map for a kernel driver
- * @dev: the device, bound to virtio_vdpa
- */
-void vqos_iotlb_set_passthrough(struct vqos_dev *dev)
-{
-	spin_lock(&dev->iommu_lock);
-	vhost_iotlb_reset(&dev->iotlb);
-	if (!vhost_iotlb_add_range(&dev->iotlb, 0, ULONG_MAX, 0, VHOST_MAP_RW))
-		dev->passthrough = true;
-	spin_unlock(&dev->iommu_lock);
 }

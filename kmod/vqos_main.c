@@ -47,14 +47,13 @@ static void vqos_quiesce(struct vqos_dev *dev)
 	kthread_flush_work(&dev->work);
 }
 
+/* Empty the IOTLB (dropping the VMM's pages), or map a kernel driver's. */
 static void vqos_reset_iotlb(struct vqos_dev *dev)
 {
-	spin_lock(&dev->iommu_lock);
-	vhost_iotlb_reset(&dev->iotlb);
-	dev->passthrough = false;
-	spin_unlock(&dev->iommu_lock);
 	if (vqos_kernel_driver(dev))
 		vqos_iotlb_set_passthrough(dev);
+	else
+		vqos_iotlb_reset(dev);
 }
 
 static void vqos_do_reset(struct vqos_dev *dev)
@@ -109,6 +108,7 @@ static void vqos_kick_vq(struct vdpa_device *vdpa, u16 idx)
 		vqos_kick(dev);
 }
 
+/* The worker calls callbacks under cb_lock: it never sees half of one. */
 static void vqos_set_vq_cb(struct vdpa_device *vdpa, u16 idx,
 			   struct vdpa_callback *cb)
 {
@@ -116,16 +116,20 @@ static void vqos_set_vq_cb(struct vdpa_device *vdpa, u16 idx,
 
 	if (idx >= VQOS_MAX_QUEUES)
 		return;
-	mutex_lock(&dev->lock);
+	spin_lock(&dev->cb_lock);
 	dev->vqs[idx].cb = *cb;
-	mutex_unlock(&dev->lock);
+	spin_unlock(&dev->cb_lock);
 }
 
+/*
+ * Enabling or disabling a queue pauses the device whether it runs or not:
+ * a queue's requests may still be in the backend after the driver broke a
+ * ring, and its pool must not be freed under them.
+ */
 static void vqos_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
 {
 	struct vqos_dev *dev = vdpa_to_vqos(vdpa);
 	struct vqos_vq *vq;
-	bool was_running;
 
 	if (idx >= VQOS_MAX_QUEUES)
 		return;
@@ -133,18 +137,16 @@ static void vqos_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
 	mutex_lock(&dev->lock);
 	if (ready == vq->ready)
 		goto out;
-	was_running = dev->running;
-	if (was_running)
-		vqos_pause(dev);
+	vqos_pause(dev);
 	if (ready) {
 		if (idx >= dev->nvqs || vqos_vq_enable(vq))
-			dev_warn(&vdpa->dev, "cannot enable queue %u\n", idx);
+			dev_warn_ratelimited(&vdpa->dev,
+					     "cannot enable queue %u\n", idx);
 	} else {
-		vqos_drop_held(dev, vq);
+		vqos_drop_parked(dev, vq);
 		vqos_vq_disable(vq);
 	}
-	if (was_running)
-		vqos_unpause(dev);
+	vqos_unpause(dev);
 out:
 	mutex_unlock(&dev->lock);
 }
@@ -164,7 +166,10 @@ static int vqos_set_vq_state(struct vdpa_device *vdpa, u16 idx,
 	if (idx >= VQOS_MAX_QUEUES)
 		return -EINVAL;
 	mutex_lock(&dev->lock);
+	/* The worker owns the ring index while it runs. */
+	vqos_pause(dev);
 	dev->vqs[idx].vring.last_avail_idx = state->split.avail_index;
+	vqos_unpause(dev);
 	mutex_unlock(&dev->lock);
 	return 0;
 }
@@ -228,9 +233,9 @@ static void vqos_set_config_cb(struct vdpa_device *vdpa,
 {
 	struct vqos_dev *dev = vdpa_to_vqos(vdpa);
 
-	mutex_lock(&dev->lock);
+	spin_lock(&dev->cb_lock);
 	dev->config_cb = *cb;
-	mutex_unlock(&dev->lock);
+	spin_unlock(&dev->cb_lock);
 }
 
 static u16 vqos_get_vq_num_max(struct vdpa_device *vdpa)
@@ -348,16 +353,6 @@ static struct vdpa_iova_range vqos_get_iova_range(struct vdpa_device *vdpa)
 	return range;
 }
 
-/* A VMM's first mapping replaces the identity map of a kernel driver. */
-static void vqos_leave_passthrough(struct vqos_dev *dev)
-{
-	lockdep_assert_held(&dev->iommu_lock);
-	if (dev->passthrough) {
-		vhost_iotlb_reset(&dev->iotlb);
-		dev->passthrough = false;
-	}
-}
-
 static int vqos_dma_map(struct vdpa_device *vdpa, unsigned int asid,
 			u64 iova, u64 size, u64 pa, u32 perm, void *opaque)
 {
@@ -366,11 +361,15 @@ static int vqos_dma_map(struct vdpa_device *vdpa, unsigned int asid,
 
 	if (asid || !size || iova + size - 1 < iova)
 		return -EINVAL;
-	spin_lock(&dev->iommu_lock);
-	vqos_leave_passthrough(dev);
-	ret = vhost_iotlb_add_range_ctx(&dev->iotlb, iova, iova + size - 1,
-					pa, perm, opaque);
-	spin_unlock(&dev->iommu_lock);
+	mutex_lock(&dev->lock);
+	/* A VMM's first mapping replaces the identity map of a kernel driver. */
+	if (dev->passthrough) {
+		vqos_pause(dev);
+		vqos_iotlb_reset(dev);
+		vqos_unpause(dev);
+	}
+	ret = vqos_iotlb_map(dev, iova, size, pa, perm, opaque);
+	mutex_unlock(&dev->lock);
 	return ret;
 }
 
@@ -378,30 +377,32 @@ static int vqos_dma_unmap(struct vdpa_device *vdpa, unsigned int asid,
 			  u64 iova, u64 size)
 {
 	struct vqos_dev *dev = vdpa_to_vqos(vdpa);
-	bool was_running;
 
 	if (asid || !size || iova + size - 1 < iova)
 		return -EINVAL;
 	/*
-	 * In-flight I/O may target the pages being unmapped, which the VMM
-	 * is about to unpin: let it finish first (and reach the used ring:
-	 * a VMM remaps memory while the guest runs). A request held by the
-	 * rate limiter has touched no data yet; it stays held.
+	 * vhost-vdpa has unpinned the pages already; vqos's own references
+	 * keep them until no request, ring access or status write can touch
+	 * them: pause (running or not: a stopped device may still have I/O
+	 * in the backend), then drop them. On a running device requests in
+	 * flight reach the used ring first: a VMM remaps memory while the
+	 * guest runs. Requests parked in admission have touched no data yet;
+	 * they stay parked.
 	 */
 	mutex_lock(&dev->lock);
-	was_running = dev->running;
-	if (was_running)
-		vqos_pause(dev);
-	spin_lock(&dev->iommu_lock);
-	vqos_leave_passthrough(dev);
-	vhost_iotlb_del_range(&dev->iotlb, iova, iova + size - 1);
-	spin_unlock(&dev->iommu_lock);
-	if (was_running)
-		vqos_unpause(dev);
+	vqos_pause(dev);
+	vqos_iotlb_unmap(dev, iova, iova + size - 1);
+	vqos_unpause(dev);
 	mutex_unlock(&dev->lock);
 	return 0;
 }
 
+/*
+ * Teardown, in the order that leaves nothing to kick the worker: stop the
+ * datapath, leave the group (whose knob writes kick members) and cancel
+ * the limiter's timer, wait for completion contexts still inside
+ * vqos_req_done(), and only then destroy the worker.
+ */
 static void vqos_free(struct vdpa_device *vdpa)
 {
 	struct vqos_dev *dev = vdpa_to_vqos(vdpa);
@@ -413,12 +414,16 @@ static void vqos_free(struct vdpa_device *vdpa)
 		for (i = 0; i < VQOS_MAX_QUEUES; i++)
 			vqos_vq_disable(&dev->vqs[i]);
 		mutex_unlock(&dev->lock);
-		kthread_destroy_worker(dev->worker);
 	}
 	vqos_qos_dev_exit(dev);
+	synchronize_rcu();
+	if (dev->worker)
+		kthread_destroy_worker(dev->worker);
+	if (dev->slow_wq)
+		destroy_workqueue(dev->slow_wq);
 	mutex_destroy(&dev->qos.cfg_mutex);
 	vqos_backend_close(dev);
-	vhost_iotlb_reset(&dev->iotlb);
+	vqos_iotlb_reset(dev);
 	ida_free(&vqos_ida, dev->id);
 	mutex_destroy(&dev->lock);
 }
@@ -481,11 +486,15 @@ static int vqos_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 	dev->id = id;
 	mutex_init(&dev->lock);
 	spin_lock_init(&dev->iommu_lock);
+	spin_lock_init(&dev->cb_lock);
 	init_waitqueue_head(&dev->quiesced);
 	atomic_set(&dev->inflight, 0);
 	vhost_iotlb_init(&dev->iotlb, VQOS_IOTLB_LIMIT, 0);
 	kthread_init_work(&dev->work, vqos_work_fn);
+	dev->req_done = vqos_req_done;
+	vqos_admit_init(dev);
 	vqos_qos_dev_init(dev);
+	vqos_pool_dev_init(dev);
 	for (i = 0; i < VQOS_MAX_QUEUES; i++) {
 		dev->vqs[i].dev = dev;
 		dev->vqs[i].idx = i;
@@ -497,6 +506,7 @@ static int vqos_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 	dev->cfg.queue_size = VQOS_DEFAULT_QUEUE_SIZE;
 	dev->cfg.personality = VQOS_PERS_VIRTIO_BLK;
 	dev->nvqs = dev->cfg.num_queues;
+	dev->blk_size = VQOS_SECTOR_SIZE;
 	if (config->mask & BIT_ULL(VDPA_ATTR_DEV_FEATURES))
 		dev->feature_mask = config->device_features;
 	else
@@ -516,9 +526,16 @@ static int vqos_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 		dev->worker = NULL;
 		goto err_put;
 	}
+	dev->slow_wq = alloc_workqueue("vqos-slow/%s", WQ_UNBOUND,
+				       VQOS_SLOW_MAX_ACTIVE, name);
+	if (!dev->slow_wq) {
+		ret = -ENOMEM;
+		goto err_put;
+	}
 
 	dev->vdpa.dev.groups = vqos_dev_groups;
-	ret = _vdpa_register_device(&dev->vdpa, VQOS_MAX_QUEUES);
+	/* As many as the driver may use: vhost-vdpa sizes a VMM's device so. */
+	ret = _vdpa_register_device(&dev->vdpa, dev->nvqs);
 	if (ret)
 		goto err_put;
 	return 0;
@@ -569,13 +586,18 @@ static int __init vqos_init(void)
 	ret = vqos_groups_init(&vqos_mgmt_parent);
 	if (ret)
 		goto err_unregister_parent;
-	ret = vdpa_mgmtdev_register(&vqos_mgmt);
+	ret = vqos_pools_init(&vqos_mgmt_parent);
 	if (ret)
 		goto err_groups_exit;
+	ret = vdpa_mgmtdev_register(&vqos_mgmt);
+	if (ret)
+		goto err_pools_exit;
 	pr_info("vqos: version %s, management device '%s'\n", VQOS_VERSION,
 		VQOS_MGMTDEV_NAME);
 	return 0;
 
+err_pools_exit:
+	vqos_pools_exit();
 err_groups_exit:
 	vqos_groups_exit();
 err_unregister_parent:
@@ -587,6 +609,7 @@ static void __exit vqos_exit(void)
 {
 	/* Deletes every vqos device first. */
 	vdpa_mgmtdev_unregister(&vqos_mgmt);
+	vqos_pools_exit();
 	vqos_groups_exit();
 	device_unregister(&vqos_mgmt_parent);
 }

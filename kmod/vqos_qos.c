@@ -10,7 +10,10 @@
  *
  * Locking: a device's worker takes dev->qos.lock, then the group's
  * qos.lock. Configuration writes take the limiter's cfg_mutex, then its
- * spinlock. Group membership is protected by vqos_groups_mutex.
+ * spinlock. Group membership is protected by vqos_groups_mutex, which the
+ * groups' own attributes take; creating and deleting groups is serialised
+ * by vqos_groups_kobj_mutex instead, so that kobject_del(), which waits
+ * for those attributes, never runs under vqos_groups_mutex.
  */
 #include <linux/kstrtox.h>
 #include <linux/slab.h>
@@ -18,6 +21,7 @@
 #include "vqos.h"
 
 static DEFINE_MUTEX(vqos_groups_mutex);
+static DEFINE_MUTEX(vqos_groups_kobj_mutex);
 static struct kset *vqos_groups_kset;
 
 /**
@@ -38,6 +42,7 @@ void vqos_qos_init(struct vqos_qos *q)
  * @bytes: its data length
  * @fetched: when the request was taken from the ring (CLOCK_MONOTONIC ns)
  * @due: for a held request, the time it was due to fit (0 otherwise)
+ * @shared: set if refused by a bucket that reads and writes share
  *
  * Called by the device's worker for every read and write. With no limit
  * set and no group it costs three loads. A new request is admitted as of
@@ -57,13 +62,14 @@ void vqos_qos_init(struct vqos_qos *q)
  * the CLOCK_MONOTONIC time in ns at which it will be.
  */
 u64 vqos_qos_admit(struct vqos_dev *dev, bool write, u64 bytes, u64 fetched,
-		   u64 due)
+		   u64 due, bool *shared)
 {
 	struct vqos_qos *q = &dev->qos;
 	enum vqos_lim_class cls;
 	struct vqos_group *grp;
 	u64 now, wait;
 
+	*shared = false;
 	if (likely(!READ_ONCE(q->lim.active) && !READ_ONCE(q->lim.throttled) &&
 		   !READ_ONCE(dev->group)))
 		return 0;
@@ -80,20 +86,35 @@ u64 vqos_qos_admit(struct vqos_dev *dev, bool write, u64 bytes, u64 fetched,
 	} else {
 		wait = vqos_limiter_admit(&q->lim, write, bytes, now, &cls);
 	}
+	*shared = wait && vqos_limiter_refused_shared(&q->lim);
 	spin_unlock(&q->lock);
 	return wait ? now + wait : 0;
 }
 
 /**
- * vqos_qos_abandon() - the held request is dropped (reset)
+ * vqos_qos_abandon() - the requests held in one direction are dropped
  * @dev: the device's worker
+ * @write: the direction
+ *
+ * Closes that direction's throttle interval (reset, queue disabled).
  */
-void vqos_qos_abandon(struct vqos_dev *dev)
+void vqos_qos_abandon(struct vqos_dev *dev, bool write)
 {
-	hrtimer_try_to_cancel(&dev->qos_timer);
 	spin_lock(&dev->qos.lock);
-	vqos_limiter_unthrottle(&dev->qos.lim, ktime_get_ns());
+	vqos_limiter_unthrottle_dir(&dev->qos.lim, write, ktime_get_ns());
 	spin_unlock(&dev->qos.lock);
+}
+
+/**
+ * vqos_qos_changed() - the limits changed: retry every held request now
+ * @dev: the device
+ *
+ * A held request's due time was computed with the old limits.
+ */
+void vqos_qos_changed(struct vqos_dev *dev)
+{
+	WRITE_ONCE(dev->qos_changed, true);
+	vqos_kick(dev);
 }
 
 /**
@@ -297,7 +318,7 @@ static ssize_t vqos_dev_knob_store(struct device *d,
 
 	if (ret)
 		return ret;
-	vqos_kick(dev);		/* a held request may fit now */
+	vqos_qos_changed(dev);
 	return count;
 }
 
@@ -324,12 +345,11 @@ static ssize_t throttle_stats_show(struct device *d,
 {
 	struct vqos_dev *dev = qdev(d);
 	struct vqos_telemetry t = {};
-	bool held;
+	unsigned int held;
 
 	vqos_qos_telemetry(dev, &t);
-	spin_lock(&dev->qos.lock);
-	held = dev->qos.lim.throttled;
-	spin_unlock(&dev->qos.lock);
+	held = READ_ONCE(dev->parked[VQOS_WAIT_READ].nr) +
+	       READ_ONCE(dev->parked[VQOS_WAIT_WRITE].nr);
 	return sysfs_emit(buf,
 			  "throttled_reqs %llu\nover_iops_us %llu\nover_bps_us %llu\nover_group_iops_us %llu\nover_group_bps_us %llu\nheld %u\n",
 			  le64_to_cpu(t.throttled_reqs),
@@ -339,6 +359,36 @@ static ssize_t throttle_stats_show(struct device *d,
 			  le64_to_cpu(t.over_group_bps_us), held);
 }
 static DEVICE_ATTR_RO(throttle_stats);
+
+static ssize_t vqos_dev_share_show(struct device *d,
+				   struct device_attribute *attr, char *buf)
+{
+	return vqos_pool_share_show(qdev(d), attr->attr.name, buf);
+}
+
+static ssize_t vqos_dev_share_store(struct device *d,
+				    struct device_attribute *attr,
+				    const char *buf, size_t count)
+{
+	int ret = vqos_pool_share_store(qdev(d), attr->attr.name, buf);
+
+	return ret ? ret : count;
+}
+
+#define VQOS_DEV_SHARE(_name)						\
+	static struct device_attribute dev_attr_qos_##_name =		\
+		__ATTR(_name, 0644, vqos_dev_share_show, vqos_dev_share_store)
+
+VQOS_DEV_SHARE(pool_reserve);
+VQOS_DEV_SHARE(pool_weight);
+VQOS_DEV_SHARE(latency_target_us);
+
+static ssize_t pool_show(struct device *d, struct device_attribute *attr,
+			 char *buf)
+{
+	return vqos_pool_dev_show(qdev(d), buf);
+}
+static DEVICE_ATTR_RO(pool);
 
 static ssize_t group_show(struct device *d, struct device_attribute *attr,
 			  char *buf)
@@ -390,6 +440,10 @@ static ssize_t group_store(struct device *d, struct device_attribute *attr,
 	mutex_lock(&vqos_groups_mutex);
 	if (name[0]) {
 		grp = vqos_group_find(name);	/* takes a reference */
+		if (grp && grp->dead) {
+			kobject_put(&grp->kobj);
+			grp = NULL;
+		}
 		if (!grp) {
 			mutex_unlock(&vqos_groups_mutex);
 			return -ENOENT;
@@ -397,7 +451,7 @@ static ssize_t group_store(struct device *d, struct device_attribute *attr,
 	}
 	vqos_group_set(dev, grp);
 	mutex_unlock(&vqos_groups_mutex);
-	vqos_kick(dev);
+	vqos_qos_changed(dev);
 	return count;
 }
 static DEVICE_ATTR_RW(group);
@@ -418,6 +472,10 @@ static struct attribute *vqos_qos_attrs[] = {
 	&dev_attr_qos_iops_size.attr,
 	&dev_attr_group.attr,
 	&dev_attr_throttle_stats.attr,
+	&dev_attr_qos_pool_reserve.attr,
+	&dev_attr_qos_pool_weight.attr,
+	&dev_attr_qos_latency_target_us.attr,
+	&dev_attr_pool.attr,
 	NULL,
 };
 
@@ -475,7 +533,7 @@ static ssize_t vqos_grp_knob_store(struct kobject *kobj,
 		return ret;
 	mutex_lock(&vqos_groups_mutex);
 	list_for_each_entry(dev, &grp->members, group_node)
-		vqos_kick(dev);
+		vqos_qos_changed(dev);
 	mutex_unlock(&vqos_groups_mutex);
 	return count;
 }
@@ -506,14 +564,16 @@ static ssize_t throttle_stats_show_grp(struct kobject *kobj,
 	struct vqos_lim_stats st;
 	unsigned int held = 0;
 	struct vqos_dev *dev;
+	int d;
 
 	mutex_lock(&vqos_groups_mutex);
 	list_for_each_entry(dev, &grp->members, group_node) {
 		spin_lock(&dev->qos.lock);
 		vqos_limiter_stats(&dev->qos.lim, now, &st);
-		if (dev->qos.lim.throttled &&
-		    dev->qos.lim.thr_cls >= VQOS_CLS_GRP_IOPS)
-			held++;
+		for (d = 0; d < 2; d++)
+			if ((dev->qos.lim.throttled & BIT(d)) &&
+			    dev->qos.lim.thr_cls[d] >= VQOS_CLS_GRP_IOPS)
+				held += READ_ONCE(dev->parked[d].nr);
 		spin_unlock(&dev->qos.lock);
 		reqs += st.group_throttled_ios;
 		iops_ns += st.throttled_ns[VQOS_CLS_GRP_IOPS];
@@ -610,6 +670,7 @@ static ssize_t group_add_store(struct device *d, struct device_attribute *attr,
 	if (ret)
 		return ret;
 
+	mutex_lock(&vqos_groups_kobj_mutex);
 	mutex_lock(&vqos_groups_mutex);
 	grp = vqos_group_find(name);
 	if (grp) {
@@ -633,6 +694,7 @@ static ssize_t group_add_store(struct device *d, struct device_attribute *attr,
 		kobject_uevent(&grp->kobj, KOBJ_ADD);
 out:
 	mutex_unlock(&vqos_groups_mutex);
+	mutex_unlock(&vqos_groups_kobj_mutex);
 	return ret ? ret : count;
 }
 static DEVICE_ATTR_WO(group_add);
@@ -647,6 +709,7 @@ static ssize_t group_del_store(struct device *d, struct device_attribute *attr,
 	if (strscpy(name, buf, sizeof(name)) < 0)
 		return -ENAMETOOLONG;
 	strim(name);
+	mutex_lock(&vqos_groups_kobj_mutex);
 	mutex_lock(&vqos_groups_mutex);
 	grp = vqos_group_find(name);
 	if (!grp) {
@@ -654,12 +717,19 @@ static ssize_t group_del_store(struct device *d, struct device_attribute *attr,
 	} else if (grp->nr_members) {
 		kobject_put(&grp->kobj);
 		ret = -EBUSY;
+		grp = NULL;
 	} else {
+		/* No device can join it from now on. */
+		grp->dead = true;
 		kobject_put(&grp->kobj);	/* vqos_group_find()'s */
+	}
+	mutex_unlock(&vqos_groups_mutex);
+	if (grp) {
+		/* Waits for readers of its attributes, which take the mutex. */
 		kobject_del(&grp->kobj);
 		kobject_put(&grp->kobj);
 	}
-	mutex_unlock(&vqos_groups_mutex);
+	mutex_unlock(&vqos_groups_kobj_mutex);
 	return ret ? ret : count;
 }
 static DEVICE_ATTR_WO(group_del);
@@ -706,11 +776,12 @@ void vqos_groups_exit(void)
 	struct kobject *kobj, *tmp;
 
 	sysfs_remove_group(&vqos_parent->kobj, &vqos_parent_group);
-	mutex_lock(&vqos_groups_mutex);
+	/* Nothing else adds or removes groups meanwhile. */
+	mutex_lock(&vqos_groups_kobj_mutex);
 	list_for_each_entry_safe(kobj, tmp, &vqos_groups_kset->list, entry) {
 		kobject_del(kobj);
 		kobject_put(kobj);
 	}
-	mutex_unlock(&vqos_groups_mutex);
+	mutex_unlock(&vqos_groups_kobj_mutex);
 	kset_unregister(vqos_groups_kset);
 }

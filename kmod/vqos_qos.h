@@ -32,21 +32,24 @@ struct vqos_qos {
  * @qos: the group's limiter
  * @members: devices in the group, protected by vqos_groups_mutex
  * @nr_members: length of @members
+ * @dead: being deleted: no device may join; under vqos_groups_mutex
  */
 struct vqos_group {
 	struct kobject kobj;
 	struct vqos_qos qos;
 	struct list_head members;
 	unsigned int nr_members;
+	bool dead;
 };
 
 struct vqos_dev;
 
 void vqos_qos_init(struct vqos_qos *q);
 u64 vqos_qos_admit(struct vqos_dev *dev, bool write, u64 bytes, u64 fetched,
-		   u64 due);
-void vqos_qos_abandon(struct vqos_dev *dev);
+		   u64 due, bool *shared);
+void vqos_qos_abandon(struct vqos_dev *dev, bool write);
 void vqos_qos_arm(struct vqos_dev *dev, u64 deadline);
+void vqos_qos_changed(struct vqos_dev *dev);
 enum hrtimer_restart vqos_qos_timer_fn(struct hrtimer *timer);
 void vqos_qos_dev_init(struct vqos_dev *dev);
 void vqos_qos_dev_exit(struct vqos_dev *dev);

@@ -12,6 +12,13 @@
 
 #define SECTOR_BYTES	512
 
+/* Sectors per logical block, minus one: a mask for alignment checks. */
+static u64 vqos_block_mask(const struct vqos_req_limits *lim)
+{
+	return lim->block_size > SECTOR_BYTES ?
+	       lim->block_size / SECTOR_BYTES - 1 : 0;
+}
+
 static bool vqos_range_ok(const struct vqos_req_limits *lim, u64 sector,
 			  u64 nr_sectors)
 {
@@ -96,8 +103,9 @@ enum vqos_bad vqos_req_check(const struct vqos_req_limits *lim,
 		return VQOS_BAD_TYPE;
 	}
 
-	/* Reads and writes. */
-	if (data % SECTOR_BYTES)
+	/* Reads and writes: whole logical blocks (a 4Kn backing refuses less). */
+	if (data % SECTOR_BYTES ||
+	    (data / SECTOR_BYTES | shape->sector) & vqos_block_mask(lim))
 		return VQOS_BAD_ALIGN;
 	if (data > lim->max_bytes)
 		return VQOS_BAD_TOO_BIG;
@@ -129,6 +137,8 @@ enum vqos_bad vqos_req_check_dwz(const struct vqos_req_limits *lim,
 
 	if (flags & ~allowed)
 		return VQOS_BAD_FLAGS;
+	if ((sector | nr_sectors) & vqos_block_mask(lim))
+		return VQOS_BAD_ALIGN;
 	if (nr_sectors > max)
 		return VQOS_BAD_TOO_BIG;
 	if (!vqos_range_ok(lim, sector, nr_sectors))

@@ -31,7 +31,9 @@ enum vqos_bad {
 	VQOS_BAD_SHORT_HDR,	/* fewer than 16 readable bytes */
 	VQOS_BAD_TYPE,		/* unknown or not negotiated request type */
 	VQOS_BAD_LAYOUT,	/* buffers in the wrong direction for the type */
-	VQOS_BAD_ALIGN,		/* data length not a multiple of 512 */
+	VQOS_BAD_ALIGN,		/* length or position not a multiple of the
+				 * logical block size
+				 */
 	VQOS_BAD_TOO_BIG,	/* more data than the device advertises */
 	VQOS_BAD_RANGE,		/* sectors beyond the capacity, or overflow */
 	VQOS_BAD_READ_ONLY,	/* write-type request on a read-only device */
@@ -43,6 +45,8 @@ enum vqos_bad {
 /**
  * struct vqos_req_limits - what the device advertised and negotiated
  * @capacity: device size in 512-byte sectors
+ * @block_size: logical block size offered to the driver, a power of two
+ *	>= 512 (0 means 512): data lengths and positions must be multiples
  * @max_bytes: largest data transfer of a read or write
  * @max_discard_sectors: largest discard, in sectors
  * @max_write_zeroes_sectors: largest write-zeroes, in sectors
@@ -53,6 +57,7 @@ enum vqos_bad {
  */
 struct vqos_req_limits {
 	u64 capacity;
+	u32 block_size;
 	u32 max_bytes;
 	u32 max_discard_sectors;
 	u32 max_write_zeroes_sectors;

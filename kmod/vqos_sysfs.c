@@ -64,15 +64,6 @@ static int vqos_parse_u32_range(const char *buf, u32 min, u32 max, u32 *out)
 	return 0;
 }
 
-static int vqos_parse_num_queues(struct vqos_dev *dev, const char *buf)
-{
-	int ret = vqos_parse_u32_range(buf, 1, VQOS_MAX_QUEUES,
-				       &dev->cfg.num_queues);
-
-	if (!ret)
-		dev->nvqs = dev->cfg.num_queues;
-	return ret;
-}
 
 static int vqos_parse_queue_size(struct vqos_dev *dev, const char *buf)
 {
@@ -147,11 +138,51 @@ static int vqos_parse_read_only(struct vqos_dev *dev, const char *buf)
 	return ret;
 }
 
-VQOS_CFG_ATTR(num_queues, "%u", num_queues, vqos_parse_num_queues);
 VQOS_CFG_ATTR(queue_size, "%u", queue_size, vqos_parse_queue_size);
 VQOS_CFG_ATTR(offset, "%llu", offset, vqos_parse_offset);
 VQOS_CFG_ATTR(size, "%llu", size, vqos_parse_size);
 VQOS_CFG_ATTR(read_only, "%d", read_only, vqos_parse_read_only);
+
+static ssize_t num_queues_show(struct device *d,
+			       struct device_attribute *attr, char *buf)
+{
+	struct vqos_dev *dev = dev_to_vqos(d);
+	ssize_t ret;
+
+	mutex_lock(&dev->lock);
+	ret = sysfs_emit(buf, "%u\n", dev->cfg.num_queues);
+	mutex_unlock(&dev->lock);
+	return ret;
+}
+
+/*
+ * The bus driver sizes its side from vdpa->nvqs when it binds (vhost-vdpa
+ * tells a VMM that many queues): change it only while none is bound.
+ */
+static ssize_t num_queues_store(struct device *d,
+				struct device_attribute *attr,
+				const char *buf, size_t count)
+{
+	struct vqos_dev *dev = dev_to_vqos(d);
+	u32 v;
+	int ret = vqos_parse_u32_range(buf, 1, VQOS_MAX_QUEUES, &v);
+
+	if (ret)
+		return ret;
+	device_lock(d);
+	mutex_lock(&dev->lock);
+	if (d->driver || dev->status) {
+		ret = -EBUSY;
+	} else {
+		dev->cfg.num_queues = v;
+		dev->nvqs = v;
+		dev->vdpa.nvqs = v;
+	}
+	mutex_unlock(&dev->lock);
+	device_unlock(d);
+	return ret ? ret : count;
+}
+static DEVICE_ATTR_RW(num_queues);
 
 static const char * const vqos_personalities[] = {
 	[VQOS_PERS_VIRTIO_BLK]	= "virtio-blk",
@@ -232,8 +263,12 @@ static ssize_t backing_store(struct device *d, struct device_attribute *attr,
 	if (insert) {
 		if (!dev->cfg.backing[0])
 			goto out;
-		WRITE_ONCE(dev->running, false);
-		kthread_flush_work(&dev->work);
+		/*
+		 * Requests in flight (failing: there was no medium) and one
+		 * held by the limiter survive the change: they complete to
+		 * the used ring or start on the new medium.
+		 */
+		vqos_pause(dev);
 	}
 	vqos_backend_close(dev);
 	closed = true;
@@ -242,14 +277,12 @@ static ssize_t backing_store(struct device *d, struct device_attribute *attr,
 	if (insert) {
 		if (!ret) {
 			dev->generation++;
+			spin_lock(&dev->cb_lock);
 			if (dev->config_cb.callback)
 				dev->config_cb.callback(dev->config_cb.private);
+			spin_unlock(&dev->cb_lock);
 		}
-		if (dev->status & VIRTIO_CONFIG_S_DRIVER_OK &&
-		    !dev->needs_reset) {
-			WRITE_ONCE(dev->running, true);
-			vqos_kick(dev);
-		}
+		vqos_unpause(dev);
 	}
 	if (!ret)
 		goto out;

@@ -331,7 +331,8 @@ void vqos_limiter_init(struct vqos_limiter *l, u64 now)
 	int i;
 
 	memset(l, 0, sizeof(*l));
-	l->thr_since = now;
+	l->thr_since[0] = now;
+	l->thr_since[1] = now;
 	for (i = 0; i < VQOS_LIM_NR_TB; i++)
 		vqos_tb_init(&l->tb[i], now);
 }
@@ -367,41 +368,58 @@ int vqos_limiter_cfg_check(const struct vqos_limiter_cfg *cfg)
 }
 
 /*
- * Account the refusal interval of @l up to @now, then open, continue (with
- * class @cls) or, for VQOS_CLS_NONE, close it.
+ * Account the refusal interval of direction @write of @l up to @now, then
+ * open, continue (with class @cls) or, for VQOS_CLS_NONE, close it.
  */
-static void vqos_limiter_note(struct vqos_limiter *l, enum vqos_lim_class cls,
-			      u64 now)
+static void vqos_limiter_note(struct vqos_limiter *l, bool write,
+			      enum vqos_lim_class cls, u64 now)
 {
-	if (l->throttled && now > l->thr_since) {
-		l->stats.throttled_ns[l->thr_cls] += now - l->thr_since;
-		l->thr_since = now;
+	u8 bit = BIT(write);
+
+	if ((l->throttled & bit) && now > l->thr_since[write]) {
+		l->stats.throttled_ns[l->thr_cls[write]] +=
+			now - l->thr_since[write];
+		l->thr_since[write] = now;
 	}
 	if (cls == VQOS_CLS_NONE) {
-		l->throttled = false;
+		l->throttled &= ~bit;
 		return;
 	}
-	if (!l->throttled) {
+	if (!(l->throttled & bit)) {
 		l->stats.throttled_ios++;
 		if (cls >= VQOS_CLS_GRP_IOPS)
 			l->stats.group_throttled_ios++;
-		l->throttled = true;
-		l->thr_since = now;
+		l->throttled |= bit;
+		l->thr_since[write] = now;
 	}
-	l->thr_cls = cls;
+	l->thr_cls[write] = cls;
 }
 
 /**
- * vqos_limiter_unthrottle() - end a refusal interval without an admission
+ * vqos_limiter_unthrottle() - end the refusal intervals without admissions
  * @l: the limiter
  * @now: current time in ns
  *
- * For when the refused request is abandoned (reset, teardown), so the time
- * until the next request is not counted as throttled.
+ * For when the refused requests are abandoned (reset, teardown), so the
+ * time until the next request is not counted as throttled.
  */
 void vqos_limiter_unthrottle(struct vqos_limiter *l, u64 now)
 {
-	vqos_limiter_note(l, VQOS_CLS_NONE, now);
+	vqos_limiter_note(l, false, VQOS_CLS_NONE, now);
+	vqos_limiter_note(l, true, VQOS_CLS_NONE, now);
+}
+
+/**
+ * vqos_limiter_unthrottle_dir() - end one direction's refusal interval
+ * @l: the limiter
+ * @write: the direction
+ * @now: current time in ns
+ *
+ * As vqos_limiter_unthrottle(), for the requests of one direction only.
+ */
+void vqos_limiter_unthrottle_dir(struct vqos_limiter *l, bool write, u64 now)
+{
+	vqos_limiter_note(l, write, VQOS_CLS_NONE, now);
 }
 
 /**
@@ -451,27 +469,34 @@ static u64 vqos_limiter_ops(const struct vqos_limiter *l, u64 bytes)
 	return ops;
 }
 
-/* Refill the buckets of @l that apply, raise *@wait to their longest wait. */
-static void vqos_limiter_check(struct vqos_limiter *l, bool write, u64 ops,
-			       u64 bytes, u64 now, enum vqos_lim_class iops_cls,
-			       u64 *wait, enum vqos_lim_class *cls)
+/*
+ * Refill the buckets of @l that apply, raise *@wait to their longest wait,
+ * and return the mask of those that refuse (bits of &enum vqos_lim_bucket).
+ */
+static u16 vqos_limiter_check(struct vqos_limiter *l, bool write, u64 ops,
+			      u64 bytes, u64 now, enum vqos_lim_class iops_cls,
+			      u64 *wait, enum vqos_lim_class *cls)
 {
-	struct vqos_tb *iops = &l->tb[write ? VQOS_IOPS_WRITE : VQOS_IOPS_READ];
-	struct vqos_tb *bps = &l->tb[write ? VQOS_BPS_WRITE : VQOS_BPS_READ];
-	u64 ns[4];
+	const u8 idx[4] = {
+		VQOS_IOPS_TOTAL, write ? VQOS_IOPS_WRITE : VQOS_IOPS_READ,
+		VQOS_BPS_TOTAL, write ? VQOS_BPS_WRITE : VQOS_BPS_READ,
+	};
+	u16 refused = 0;
 	int i;
 
-	ns[0] = vqos_tb_try(&l->tb[VQOS_IOPS_TOTAL], ops, now);
-	ns[1] = vqos_tb_try(iops, ops, now);
-	ns[2] = vqos_tb_try(&l->tb[VQOS_BPS_TOTAL], bytes, now);
-	ns[3] = vqos_tb_try(bps, bytes, now);
 	for (i = 0; i < 4; i++) {
-		if (ns[i] > *wait) {
-			*wait = ns[i];
+		u64 ns = vqos_tb_try(&l->tb[idx[i]], i < 2 ? ops : bytes, now);
+
+		if (!ns)
+			continue;
+		refused |= BIT(idx[i]);
+		if (ns > *wait) {
+			*wait = ns;
 			/* the BPS class follows the IOPS one in the enum */
 			*cls = iops_cls + (i >= 2);
 		}
 	}
+	return refused;
 }
 
 static void vqos_limiter_take(struct vqos_limiter *l, bool write, u64 ops,
@@ -505,15 +530,17 @@ u64 __vqos_limiter_admit(struct vqos_limiter *l, struct vqos_limiter *grp,
 	enum vqos_lim_class c = VQOS_CLS_NONE;
 	u64 ops = 0, gops = 0, wait = 0;
 
+	l->refused = 0;
 	if (l->active) {
 		ops = vqos_limiter_ops(l, bytes);
-		vqos_limiter_check(l, write, ops, bytes, now, VQOS_CLS_IOPS,
-				   &wait, &c);
+		l->refused = vqos_limiter_check(l, write, ops, bytes, now,
+						VQOS_CLS_IOPS, &wait, &c);
 	}
 	if (grp && grp->active) {
 		gops = vqos_limiter_ops(grp, bytes);
-		vqos_limiter_check(grp, write, gops, bytes, now,
-				   VQOS_CLS_GRP_IOPS, &wait, &c);
+		l->refused |= vqos_limiter_check(grp, write, gops, bytes, now,
+						 VQOS_CLS_GRP_IOPS, &wait,
+						 &c) << VQOS_LIM_GRP_SHIFT;
 	}
 	if (!wait) {
 		if (l->active)
@@ -521,7 +548,7 @@ u64 __vqos_limiter_admit(struct vqos_limiter *l, struct vqos_limiter *grp,
 		if (grp && grp->active)
 			vqos_limiter_take(grp, write, gops, bytes);
 	}
-	vqos_limiter_note(l, c, now);
+	vqos_limiter_note(l, write, c, now);
 	*cls = c;
 	return wait;
 }
@@ -535,7 +562,10 @@ u64 __vqos_limiter_admit(struct vqos_limiter *l, struct vqos_limiter *grp,
 void vqos_limiter_stats(const struct vqos_limiter *l, u64 now,
 			struct vqos_lim_stats *out)
 {
+	int d;
+
 	*out = l->stats;
-	if (l->throttled && now > l->thr_since)
-		out->throttled_ns[l->thr_cls] += now - l->thr_since;
+	for (d = 0; d < 2; d++)
+		if ((l->throttled & BIT(d)) && now > l->thr_since[d])
+			out->throttled_ns[l->thr_cls[d]] += now - l->thr_since[d];
 }

@@ -163,27 +163,53 @@ struct vqos_lim_stats {
  * struct vqos_limiter - the buckets of one device (or of one group)
  * @active: some bucket is limited; cached by vqos_limiter_set() so the
  *	unlimited path is one test
- * @throttled: a refusal interval is open for @stats
- * @thr_cls: class (&enum vqos_lim_class) of the open refusal interval
+ * @throttled: directions (BIT(write)) with a refusal interval open
+ * @thr_cls: class (&enum vqos_lim_class) of each direction's open interval
+ * @refused: the buckets that refused the last request: BIT(bucket) for
+ *	this limiter's, BIT(bucket + VQOS_LIM_GRP_SHIFT) for the group's
+ *	(vqos_limiter_admit2()); see vqos_limiter_refused_shared()
  * @iops_size: see &struct vqos_limiter_cfg
- * @thr_since: start in ns of the not yet accounted part of the interval
+ * @thr_since: start in ns of the not yet accounted part of each interval
  * @tb: the buckets, indexed by &enum vqos_lim_bucket
  * @stats: telemetry, read with vqos_limiter_stats()
  *
  * The telemetry assumes the caller retries the request that was refused
- * (FIFO dispatch): a refusal opens an interval (counting one throttled
- * request), the next admission closes it, and its time goes to the class
- * that held the request back at each retry.
+ * before any later one of the same direction (FIFO per direction): a
+ * refusal opens that direction's interval (counting one throttled
+ * request), the next admission in that direction closes it, and its time
+ * goes to the class that held it back at each retry. Reads and writes
+ * have intervals of their own, so one may pass while the other is held.
  */
 struct vqos_limiter {
 	bool active;
-	bool throttled;
-	u8 thr_cls;
+	u8 throttled;
+	u8 thr_cls[2];
+	u16 refused;
 	u32 iops_size;
-	u64 thr_since;
+	u64 thr_since[2];
 	struct vqos_tb tb[VQOS_LIM_NR_TB];
 	struct vqos_lim_stats stats;
 };
+
+/* Group buckets in &vqos_limiter.refused. */
+#define VQOS_LIM_GRP_SHIFT	8
+/* Buckets that reads and writes share, of the limiter and of its group. */
+#define VQOS_LIM_SHARED		((BIT(VQOS_IOPS_TOTAL) | BIT(VQOS_BPS_TOTAL)) * \
+				 (1 | BIT(VQOS_LIM_GRP_SHIFT)))
+
+/**
+ * vqos_limiter_refused_shared() - did a shared bucket refuse the last request?
+ * @l: the (device) limiter
+ *
+ * Return: true if a bucket that reads and writes share (a total limit, of
+ * the device or of its group) refused the last request: then the other
+ * direction must not overtake it either. False if only buckets of its own
+ * direction refused (or it was admitted).
+ */
+static inline bool vqos_limiter_refused_shared(const struct vqos_limiter *l)
+{
+	return l->refused & VQOS_LIM_SHARED;
+}
 
 void vqos_limiter_init(struct vqos_limiter *l, u64 now);
 int vqos_limiter_cfg_check(const struct vqos_limiter_cfg *cfg);
@@ -193,6 +219,7 @@ u64 __vqos_limiter_admit(struct vqos_limiter *l, struct vqos_limiter *grp,
 			 bool write, u64 bytes, u64 now,
 			 enum vqos_lim_class *cls);
 void vqos_limiter_unthrottle(struct vqos_limiter *l, u64 now);
+void vqos_limiter_unthrottle_dir(struct vqos_limiter *l, bool write, u64 now);
 void vqos_limiter_stats(const struct vqos_limiter *l, u64 now,
 			struct vqos_lim_stats *out);
 
