@@ -17,6 +17,7 @@
 #             vqos_dmesg_since MARK, vqos_dmesg_scan [--no-exclude],
 #             vqos_expect_splat_begin TOKEN, vqos_expect_splat_end
 #   kmemleak: vqos_kmemleak_available, vqos_kmemleak_scan
+#   waiting:  vqos_wait_grow FILE DELTA SECONDS, vqos_wait_for SECONDS CMD...
 
 VQOS_ROOT=${VQOS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 VQOS_SELFTESTS=$VQOS_ROOT/selftests
@@ -231,6 +232,36 @@ vqos_unload_all() {
 	done
 	rm -f "$_vqos_loaded_list"
 	return $rc
+}
+
+# --- waiting on conditions -----------------------------------------------
+
+# vqos_wait_grow FILE DELTA SECONDS: wait (polling every 0.1 s, builtins
+# only) until the number in FILE has grown by DELTA since the call, e.g.
+# until a device has served requests of a fio started in the background,
+# instead of sleeping a fixed time. Fails after SECONDS.
+vqos_wait_grow() {
+	local f=$1 want v0= v end=$((SECONDS + $3))
+	read -r v0 < "$f" || return 1
+	want=$((v0 + $2))
+	while [ "$SECONDS" -lt "$end" ]; do
+		read -r v < "$f" || return 1
+		[ "$v" -ge "$want" ] && return 0
+		sleep 0.1
+	done
+	echo "vqos_wait_grow: $f went from $v0 to ${v:-?} in $3 s, not by $2" >&2
+	return 1
+}
+
+# vqos_wait_for SECONDS CMD...: run CMD every 0.1 s until it succeeds;
+# fails after SECONDS.
+vqos_wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.1
+	done
 }
 
 # --- dmesg ----------------------------------------------------------------

@@ -110,17 +110,23 @@ exits_within() {
 	return 1
 }
 
+# in_flight DEV: fio is running on DEV (it has served 64 of its requests).
+in_flight() {
+	vqos_wait_grow "$(vqos_sys "$1")/stats/requests" 64 60 ||
+		echo "# fio did not get going on $1"
+}
+
 vqos_dev_add d0 backing="$work/a.img" num_queues=2
 vqos_dev_bind d0
 pid=$(fio_bg "$(vqos_dev_disk d0)")
-sleep 2
+in_flight d0
 tap_check "vdpa dev del with I/O in flight returns" timeout 60 vdpa dev del d0
 tap_check "fio ends after the disk is deleted" exits_within "$pid" 30
 
 vqos_dev_add u0 backing="$work/a.img"
 vqos_dev_bind u0
 pid=$(fio_bg "$(vqos_dev_disk u0)")
-sleep 2
+in_flight u0
 tap_check "unbind (device reset) with I/O in flight returns" \
 	timeout 60 sh -c "echo u0 > /sys/bus/vdpa/drivers/virtio_vdpa/unbind"
 tap_check "fio ends after the reset" exits_within "$pid" 30
@@ -129,7 +135,7 @@ vqos_dev_del u0
 vqos_dev_add x0 backing="$work/a.img"
 vqos_dev_bind x0
 pid=$(fio_bg "$(vqos_dev_disk x0)")
-sleep 2
+in_flight x0
 tap_check "rmmod with a device and I/O in flight returns" \
 	timeout 60 rmmod vqos
 tap_check "fio ends after rmmod" exits_within "$pid" 30

@@ -1,15 +1,22 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Negative test for the kernel log scan of run-all (vqos_dmesg_scan): it
-# must report a real WARN_ON() splat, stay quiet on a clean log, and its
-# "expected splat" exclusion must drop only the declared splat. The live
-# part loads selftests/modules/vqos_splat.ko (make -C selftests/modules).
+# Negative test for the kernel log scans: run-all's (vqos_dmesg_scan) must
+# report a real WARN_ON() splat, stay quiet on a clean log, and its
+# "expected splat" exclusion must drop only the declared splat; the
+# hostile harness's own scan (selftests/hostile/vdev.c, kmsg_check()),
+# which reads the same pattern list (selftests/kmsg-splat.patterns), must
+# report a live WARN while it runs; and both must fail, not pass, when the
+# pattern list cannot be read. The live parts load
+# selftests/modules/vqos_splat.ko (make -C selftests/modules); the harness
+# part drives a vqos device through vhost-vdpa with the harness's race
+# mode (selftests/hostile/vqos-hostile, make selftests-progs).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/vqos_dev.sh"
 vqos_require_vm
 
-tap_plan 7
+tap_plan 11
 
 # 1-3: the scanner on synthetic logs, no kernel involved.
 clean_log='[    0.100000] Linux version 6.1.0 (vqos@vqos)
@@ -55,7 +62,15 @@ else
 		"closed region report:" "$out1" "unclosed region report (rc $rc2):" "$out2"
 fi
 
-# 4-7: live, with the test module.
+# 4: no pattern list, no clean verdict.
+if out=$(printf '%s\n' "$clean_log" | VQOS_SPLAT_PATTERNS=/nonexistent bash -c \
+	'. "$0"; vqos_dmesg_scan' "$VQOS_SELFTESTS/lib.sh" 2>&1); then
+	tap_fail "scan fails without its pattern list" "it passed: $out"
+else
+	tap_ok "scan fails without its pattern list ($out)"
+fi
+
+# 5-8: live, with the test module.
 live=("vqos_splat loads cleanly" "clean load leaves the log clean"
       "scan reports the WARN_ON() of vqos_splat warn=1"
       "final scan ignores the declared vqos_splat splat")
@@ -86,7 +101,9 @@ trap vqos_expect_splat_end EXIT
 mark=$(vqos_dmesg_mark "test_dmesg_scan warn load")
 vqos_insmod "$ko" warn=1 || tap_diag "loading vqos_splat warn=1 failed"
 vqos_unload_all
-sleep 1	# let the splat reach the log buffer completely
+# The WARN is logged while insmod runs; wait for its end marker anyway.
+splat_done() { vqos_dmesg_since "$mark" | grep -q -- '---\[ end trace'; }
+vqos_wait_for 10 splat_done || tap_diag "no end of the splat in the log after 10 s"
 if out=$(vqos_dmesg_since "$mark" | vqos_dmesg_scan --no-exclude 2>&1); then
 	tap_fail "${live[2]}" "the scan found nothing; kernel log since the marker:" \
 		"$(vqos_dmesg_since "$mark")"
@@ -108,4 +125,70 @@ else
 	tap_ok "${live[3]}"
 fi
 
+# 9-11: the hostile harness's scan, live. Its race mode checks the kernel
+# log after every round (kmsg_check()); a WARN logged while it runs must
+# fail it, naming the WARN.
+harness=("the harness runs clean on a clean log"
+	 "the harness's kmsg scan reports a live WARN (shared pattern list)"
+	 "the harness refuses to run without its pattern list")
+bin=$VQOS_ROOT/selftests/hostile/vqos-hostile
+if [ ! -x "$bin" ]; then
+	tap_skip_rest "selftests/hostile/vqos-hostile not built (make selftests-progs)" "${harness[@]}"
+	tap_done; exit $?
+fi
+modprobe vhost_vdpa 2>/dev/null
+work=$(mktemp -d)
+truncate -s 16M "$work/d.img"
+dev=
+if out=$(vqos_load vqos 2>&1) && vqos_dev_add hd0 backing="$work/d.img" &&
+   vqos_dev_bind hd0 vhost_vdpa; then
+	dev=$(vqos_dev_vhost hd0)
+fi
+if [ -z "$dev" ]; then
+	tap_fail "${harness[0]}" "no vqos device on vhost_vdpa: $out"
+	tap_skip_rest "no device for the harness" "${harness[@]:1}"
+	vqos_dev_del hd0 2>/dev/null; vqos_unload_all; rm -rf "$work"
+	tap_done; exit $?
+fi
+# race SECONDS [ENV...]: the harness's race mode on hd0.
+race() {
+	local s=$1
+	shift
+	env "$@" timeout -k 5 $((s + 120)) "$bin" race --dev "$dev" --name hd0 --seconds "$s" 2>&1
+}
+if out=$(race 2); then
+	tap_ok "${harness[0]}"
+else
+	tap_fail "${harness[0]}" "$out"
+fi
+
+vqos_expect_splat_begin vqos_splat
+trap vqos_expect_splat_end EXIT
+race 60 > "$work/race.out" &
+rpid=$!
+# The harness is in its loop (past kmsg_tail()) once hd0 serves requests.
+vqos_wait_grow "$(vqos_sys hd0)/stats/requests" 64 60 || tap_diag "the harness sent no request"
+vqos_insmod "$ko" warn=1 || tap_diag "loading vqos_splat warn=1 failed"
+vqos_unload vqos_splat
+wait $rpid
+rc=$?
+vqos_expect_splat_end
+trap - EXIT
+if [ $rc != 0 ] && grep -q '^# kernel: WARNING: .*vqos_splat' "$work/race.out"; then
+	tap_ok "${harness[1]} (exit $rc)"
+else
+	tap_fail "${harness[1]}" "exit $rc; its output:" "$(cat "$work/race.out")"
+fi
+
+if out=$(race 2 VQOS_SPLAT_PATTERNS=/nonexistent); then
+	tap_fail "${harness[2]}" "it passed: $out"
+elif grep -q 'no splat patterns' <<<"$out"; then
+	tap_ok "${harness[2]}"
+else
+	tap_fail "${harness[2]}" "it failed, but not for the pattern list:" "$out"
+fi
+
+vqos_dev_del hd0
+vqos_unload_all
+rm -rf "$work"
 tap_done

@@ -321,7 +321,8 @@ vqos_dev_add d0 backing="$work/d0.img" personality=vqos num_queues=2
 vqos_dev_bind d0
 disk=$(vqos_dev_disk d0)
 pid=$(fio_bg "$disk")
-sleep 3
+# fio is going once the device has served 64 of its requests.
+vqos_wait_grow "$(vqos_sys d0)/stats/requests" 64 60 || echo "# fio did not get going on d0"
 tap_check "vdpa dev del with fio running returns" timeout 60 vdpa dev del d0
 tap_check "fio exits after the device is deleted" exits_within "$pid" 30
 tap_check "the disk is gone" gone_within "/sys/block/${disk#/dev/}" 10
@@ -333,7 +334,7 @@ vqos_dev_bind u0
 disk=$(vqos_dev_disk u0)
 vdev=$(basename "$(readlink -f "$(vqos_sys u0)"/virtio*)")
 pid=$(fio_bg "$disk")
-sleep 3
+vqos_wait_grow "$(vqos_sys u0)/stats/requests" 64 60 || echo "# fio did not get going on u0"
 tap_check "virtio_vqos unbind with fio running returns" \
 	timeout 60 sh -c "echo $vdev > /sys/bus/virtio/drivers/virtio_vqos/unbind"
 tap_check "fio exits after the unbind" exits_within "$pid" 30
