@@ -19,8 +19,8 @@
 #   dcheck DEV OFF LEN SEED        O_DIRECT read; "ok" if it is SEED's
 #                                  pattern, "mismatch" if not
 #   enable DEV COUNT               VHOST_SET_OWNER, then COUNT times
-#                                  VHOST_VDPA_SET_VRING_ENABLE {1 + i % 15,
-#                                  1}: microseconds taken
+#                                  VHOST_VDPA_SET_VRING_ENABLE {i % 16, 1}
+#                                  (queues never set up): microseconds taken
 #   splats MARK FILE [REGEX]       kernel log records after the marker
 #                                  "vqos-selftest: mark MARK" that match
 #                                  REGEX (default $VQOS_SPLAT_RE, what
@@ -310,7 +310,7 @@ while (my $line = <STDIN>) {
 			if (ioctl($f, $VHOST_SET_OWNER, 0)) {
 				my $t0 = time;
 				for my $i (0 .. $a[1] - 1) {
-					ioctl($f, $VHOST_VDPA_SET_VRING_ENABLE, pack('LL', 1 + $i % 15, 1))
+					ioctl($f, $VHOST_VDPA_SET_VRING_ENABLE, pack('LL', $i % 16, 1))
 						or ($r = "error: VHOST_VDPA_SET_VRING_ENABLE: $!"), last;
 				}
 				$r //= int((time - $t0) * 1e6);
