@@ -29,11 +29,12 @@ declare -A vqos_extra=(
 vqos_num=(offset size num_queues queue_size)
 qos_num=(iops_limit iops_read_limit iops_write_limit iops_burst
 	iops_burst_rate iops_one_time_burst bps_limit bps_read_limit
-	bps_write_limit bps_burst bps_burst_rate bps_one_time_burst iops_size)
+	bps_write_limit bps_burst bps_burst_rate bps_one_time_burst iops_size
+	pool_reserve pool_weight latency_target_us)
 ro_attrs=(vqos/id vqos/capacity vqos/direct_io qos/throttle_stats
 	stats/requests stats/read_ops stats/write_ops stats/read_bytes
 	stats/write_bytes stats/errors stats/io_errors stats/bounced
-	stats/ring_errors stats/inflight stats/refused)
+	stats/ring_errors stats/inflight stats/refused qos/pool)
 bool_garbage=(abc -1 2 ' 1' '\n' x '\0' '\x01' "$long4000")
 pers_garbage=(abc virtio VQOS virtio-blk2 -1 '\n' ' vqos' '\0' "$long4000")
 backing_garbage=(abc -1 rel/path ' /tmp' /nonexistent/hx / /dev/null
