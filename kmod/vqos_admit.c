@@ -241,17 +241,37 @@ static void vqos_admit_slow(struct vqos_dev *dev, struct list_head *ready,
 	}
 }
 
+/*
+ * Is the write head due first? On the same due time (both held by one
+ * shared bucket), the head that has waited longer goes first: a fixed
+ * order would hand every token of the bucket to one direction.
+ */
+static bool vqos_admit_write_first(struct vqos_dev *dev)
+{
+	struct vqos_waitq *r = &dev->parked[VQOS_WAIT_READ];
+	struct vqos_waitq *wr = &dev->parked[VQOS_WAIT_WRITE];
+	const struct vqos_req *rh, *wh;
+
+	if (!wr->nr)
+		return false;
+	if (!r->nr)
+		return true;
+	if (wr->due != r->due)
+		return wr->due < r->due;
+	rh = list_first_entry(&r->reqs, struct vqos_req, park_node);
+	wh = list_first_entry(&wr->reqs, struct vqos_req, park_node);
+	return wh->start_ns < rh->start_ns;
+}
+
 /* The limit queue whose head is due first, if that is by @now. */
 static struct vqos_waitq *vqos_admit_due(struct vqos_dev *dev, u64 now,
 					 enum vqos_wait *w)
 {
-	struct vqos_waitq *r = &dev->parked[VQOS_WAIT_READ];
-	struct vqos_waitq *wr = &dev->parked[VQOS_WAIT_WRITE];
+	struct vqos_waitq *q;
 
-	*w = wr->nr && (!r->nr || wr->due < r->due) ?
-	     VQOS_WAIT_WRITE : VQOS_WAIT_READ;
-	r = &dev->parked[*w];
-	return r->nr && r->due <= now ? r : NULL;
+	*w = vqos_admit_write_first(dev) ? VQOS_WAIT_WRITE : VQOS_WAIT_READ;
+	q = &dev->parked[*w];
+	return q->nr && q->due <= now ? q : NULL;
 }
 
 /*
