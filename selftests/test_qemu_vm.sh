@@ -348,7 +348,7 @@ free_iops=
 if [ -n "$d_blk0" ]; then
 	io a read "$d_blk0" -s 32M -q 8 -t 5
 	free_iops=$(awk '/^requests/ { printf "%d", $6 }' <<<"$o")
-	tap_diag "blk0 unlimited: ${free_iops:-?} IOPS in L2 (4k randread QD8, 5 s)"
+	tap_diag "blk0 unlimited: ${free_iops:-?} IOPS in L2 (4k randread QD8, 5 s; l2io: $(tr '\n' ' ' <<<"$o"))"
 fi
 if [ -n "$d_blk0" ] && [ "${free_iops:-0}" -ge 40 ] 2>/dev/null; then
 	# A quarter of what it can do, so that the limit is what holds it;
@@ -392,7 +392,7 @@ if [ -n "$d_blk0" ]; then
 	tr=/sys/kernel/tracing
 	echo 0 > $tr/tracing_on; echo > $tr/trace
 	echo 1 > $tr/events/vqos/vqos_req_complete/enable && echo 1 > $tr/tracing_on
-	l2 a 600 "ls /sys/block/${d_blk0#/dev/}/mq
+	l2 a 600 "ls -1 /sys/block/${d_blk0#/dev/}/mq
 		taskset -c 0 $VQOS_L2_IO read $d_blk0 -s 32M -q 4 -n 200 > /tmp/c0 2>&1 &
 		taskset -c 1 $VQOS_L2_IO read $d_blk0 -s 32M -q 4 -n 200 > /tmp/c1 2>&1; r1=\$?
 		wait \$!; r0=\$?; cat /tmp/c0 /tmp/c1; [ \$r0 = 0 ] && [ \$r1 = 0 ]"
