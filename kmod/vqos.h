@@ -345,6 +345,9 @@ struct vqos_stats {
  *	worker takes no new request and keeps a held one, but still completes
  *	requests to the used ring (unlike !@running, which drops them); see
  *	vqos_pause()
+ * @ring_hole: the VMM unmapped memory under the ring of an enabled queue:
+ *	the device stays paused until maps cover the rings again, the queue
+ *	is disabled or the device is reset (vqos_dma_unmap()); lock held
  * @quiesced: waiters for in-flight requests to drain
  * @inflight: requests of all queues not yet completed
  * @bounce_pages: pages held by bounced requests, at most VQOS_BOUNCE_PAGES
@@ -402,6 +405,7 @@ struct vqos_dev {
 	bool running;
 	bool needs_reset;
 	bool paused;
+	bool ring_hole;
 	wait_queue_head_t quiesced;
 	atomic_t inflight;
 	atomic_t started;
@@ -468,6 +472,7 @@ static inline void vqos_kick(struct vqos_dev *dev)
 /* vqos_blk.c: the request engine */
 void vqos_work_fn(struct kthread_work *work);
 int vqos_vq_enable(struct vqos_vq *vq);
+bool vqos_vq_rings_mapped(struct vqos_vq *vq);
 void vqos_vq_disable(struct vqos_vq *vq);
 void vqos_vq_reset(struct vqos_vq *vq);
 void vqos_vq_set_cb(struct vqos_vq *vq, const struct vdpa_callback *cb);
@@ -515,6 +520,7 @@ void vqos_iotlb_reset(struct vqos_dev *dev);
 void vqos_iotlb_set_passthrough(struct vqos_dev *dev);
 int vqos_iotlb_lookup(struct vqos_dev *dev, u64 iova, u32 perm,
 		      struct vqos_xlate *x);
+bool vqos_iotlb_covers(struct vqos_dev *dev, u64 iova, u64 len, u32 perm);
 int vqos_iotlb_bvec(struct vqos_dev *dev, u64 iova, u64 len, u32 perm,
 		    struct bio_vec *bv, unsigned int max);
 int vqos_iotlb_copy(struct vqos_dev *dev, struct vqos_xlate *x, u64 iova,

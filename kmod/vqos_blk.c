@@ -154,6 +154,42 @@ err_free:
 }
 
 /**
+ * vqos_vq_rings_mapped() - can the worker reach an enabled queue's rings?
+ * @vq: the queue, enabled; device lock held
+ *
+ * The areas vringh and vqos_ring_pop() access, at the addresses and size
+ * the queue was enabled with: the descriptor table and the avail ring
+ * readable, the used ring writable.
+ *
+ * Return: true if all three are mapped for those accesses.
+ */
+bool vqos_vq_rings_mapped(struct vqos_vq *vq)
+{
+	const struct vring *vr = &vq->vring.vring;
+	u64 event = vqos_has_feature(vq->dev, VIRTIO_RING_F_EVENT_IDX) ? 2 : 0;
+	const struct {
+		u64 addr, len;
+		u32 perm;
+	} area[] = {
+		{ (uintptr_t)vr->desc, sizeof(struct vring_desc) * (u64)vr->num,
+		  VHOST_MAP_RO },
+		{ (uintptr_t)vr->avail, 4 + 2 * (u64)vr->num + event,
+		  VHOST_MAP_RO },
+		{ (uintptr_t)vr->used,
+		  4 + sizeof(struct vring_used_elem) * (u64)vr->num + event,
+		  VHOST_MAP_WO },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(area); i++)
+		if (area[i].addr + area[i].len - 1 < area[i].addr ||
+		    !vqos_iotlb_covers(vq->dev, area[i].addr, area[i].len,
+				       area[i].perm))
+			return false;
+	return true;
+}
+
+/**
  * vqos_vq_disable() - stop a queue and free its pool
  * @vq: the queue; device lock held, worker paused or quiesced, and no
  *	request of the queue in flight or parked (vqos_drop_parked())
@@ -748,11 +784,17 @@ void vqos_pause(struct vqos_dev *dev)
 }
 
 /**
- * vqos_unpause() - resume after vqos_pause()
+ * vqos_unpause() - resume after vqos_pause(), unless a ring is unmapped
  * @dev: the device, lock held
+ *
+ * While @dev->ring_hole is set the device stays paused: vqos_dma_map()
+ * resumes it once the rings are mapped again, reset clears it.
  */
 void vqos_unpause(struct vqos_dev *dev)
 {
+	/* A ring the VMM unmapped keeps the device paused. */
+	if (dev->ring_hole)
+		return;
 	WRITE_ONCE(dev->paused, false);
 	vqos_kick(dev);
 }

@@ -179,6 +179,38 @@ int vqos_iotlb_lookup(struct vqos_dev *dev, u64 iova, u32 perm,
 	return ret;
 }
 
+/**
+ * vqos_iotlb_covers() - is a whole guest range mapped for an access?
+ * @dev: the device
+ * @iova: first guest address
+ * @len: bytes, non-zero, no wrap
+ * @perm: VHOST_MAP_RO, VHOST_MAP_WO or both
+ *
+ * One lookup per mapping the range crosses: at most the device's IOTLB
+ * limit, for a config op (process context), never on the datapath.
+ *
+ * Return: true if every byte of the range is mapped with @perm.
+ */
+bool vqos_iotlb_covers(struct vqos_dev *dev, u64 iova, u64 len, u32 perm)
+{
+	struct vqos_xlate x;
+
+	while (len) {
+		u64 n;
+
+		if (vqos_iotlb_lookup(dev, iova, perm, &x))
+			return false;
+		n = x.last - iova + 1;
+		/* n == 0: the mapping ends at the top of the address space. */
+		if (!n || n >= len)
+			return true;
+		iova += n;
+		len -= n;
+		cond_resched();
+	}
+	return true;
+}
+
 /*
  * Translate [@iova, @iova + @len) piece by piece into @x: the physical
  * address of @iova, and how many bytes from it are contiguous in guest

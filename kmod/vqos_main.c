@@ -57,6 +57,39 @@ static void vqos_reset_iotlb(struct vqos_dev *dev)
 		vqos_iotlb_reset(dev);
 }
 
+/*
+ * A VMM remaps guest memory while the guest runs: QEMU's memory listener
+ * removes a section of guest RAM and adds it back whenever the flat view
+ * around it changes. When SeaBIOS makes its ROM areas read-only at the end
+ * of POST (PAM registers), the one section of all low RAM becomes five:
+ * QEMU unmaps all of it, then maps the pieces, while the firmware's queue
+ * is enabled and its rings lie at the top of that RAM. Between the unmap
+ * and the map, a worker that read the rings (every kick or unpause makes
+ * it read the avail index) would declare a ring broken that is not. So an
+ * unmap that takes away memory under such a ring leaves the device paused,
+ * touching no guest memory and taking no request, until maps cover every
+ * enabled ring again. A VMM that never maps it back only stalls its own
+ * device; reset ends that too. Rings that were not mapped before the unmap
+ * still break the device at their first access, as before.
+ */
+static bool vqos_rings_mapped(struct vqos_dev *dev)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&dev->lock);
+	for (i = 0; i < VQOS_MAX_QUEUES; i++)
+		if (dev->vqs[i].ready && !vqos_vq_rings_mapped(&dev->vqs[i]))
+			return false;
+	return true;
+}
+
+/* Clear @dev->ring_hole once no enabled ring lacks a mapping; lock held. */
+static void vqos_ring_hole_update(struct vqos_dev *dev)
+{
+	if (dev->ring_hole && vqos_rings_mapped(dev))
+		dev->ring_hole = false;
+}
+
 static void vqos_do_reset(struct vqos_dev *dev)
 {
 	unsigned int i;
@@ -74,6 +107,9 @@ static void vqos_do_reset(struct vqos_dev *dev)
 	memset(&dev->config_cb, 0, sizeof(dev->config_cb));
 	spin_unlock(&dev->cb_lock);
 	vqos_reset_iotlb(dev);
+	/* No pause section is open under the lock: only a hole held it. */
+	dev->ring_hole = false;
+	WRITE_ONCE(dev->paused, false);
 	dev->needs_reset = false;
 	WRITE_ONCE(dev->status, 0);
 	dev->features = 0;
@@ -153,6 +189,7 @@ static void vqos_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
 		vqos_drop_parked(dev, vq);
 		vqos_vq_disable(vq);
 	}
+	vqos_ring_hole_update(dev);
 	vqos_unpause(dev);
 out:
 	mutex_unlock(&dev->lock);
@@ -380,6 +417,11 @@ static int vqos_dma_map(struct vdpa_device *vdpa, unsigned int asid,
 		vqos_unpause(dev);
 	}
 	ret = vqos_iotlb_map(dev, iova, size, pa, perm, opaque);
+	/* The map that fills the last hole under the rings resumes. */
+	if (!ret && dev->ring_hole) {
+		vqos_ring_hole_update(dev);
+		vqos_unpause(dev);
+	}
 	mutex_unlock(&dev->lock);
 	return ret;
 }
@@ -388,6 +430,7 @@ static int vqos_dma_unmap(struct vdpa_device *vdpa, unsigned int asid,
 			  u64 iova, u64 size)
 {
 	struct vqos_dev *dev = vdpa_to_vqos(vdpa);
+	bool had_rings;
 
 	if (asid || !size || iova + size - 1 < iova)
 		return -EINVAL;
@@ -402,7 +445,18 @@ static int vqos_dma_unmap(struct vdpa_device *vdpa, unsigned int asid,
 	 */
 	mutex_lock(&dev->lock);
 	vqos_pause(dev);
+	had_rings = !dev->ring_hole && vqos_rings_mapped(dev);
 	vqos_iotlb_unmap(dev, iova, iova + size - 1);
+	/*
+	 * Memory under a ring is gone, maybe for a moment: stay paused. A
+	 * paused worker consumes no pool grant: withdraw the device's claim,
+	 * or a VMM that never maps the ring back would keep a slot its
+	 * neighbours need. Its parked requests ask again when it resumes.
+	 */
+	if (had_rings && !vqos_rings_mapped(dev)) {
+		dev->ring_hole = true;
+		vqos_pool_cancel(dev);
+	}
 	vqos_unpause(dev);
 	mutex_unlock(&dev->lock);
 	return 0;

@@ -1555,6 +1555,91 @@ static int c_enable_queue_while_held(void)
 	return ret;
 }
 
+/*
+ * QEMU's memory listener unmaps a section of guest RAM and maps it back
+ * whenever the flat view around it changes (issue 16: SeaBIOS making its
+ * ROM areas read-only at the end of POST turns the one section of low RAM
+ * into five, unmapped and mapped again while its queue runs): for a moment
+ * the rings of a running queue are not mapped. The device
+ * must neither break the ring nor touch the area meanwhile, and a request
+ * published and kicked in between (its kick falls in the hole) must be
+ * served once the rings are mapped again.
+ */
+static int c_ring_remap(void)
+{
+	struct dev *d = C.d;
+	struct vq *q = q0(d);
+	struct seg s[] = { HDR(q), W(DBUF, 512), STS(q) };
+	long before = sysfs_stat(d, "ring_errors", NULL);
+	u16 used = used_idx(d, q);
+	struct result r;
+	int st, ret = 0;
+
+	CHECK(!iotlb_unmap(d, OFF_RING, SZ_64K), "");
+	put_hdr(d, q, 0, VIRTIO_BLK_T_IN, 0);
+	*(u8 *)gva(d, status_iova(q, 0)) = STATUS_UNSET;
+	publish(d, q, put_chain(q, d, 0, s, NS(s)));
+	kick(q);
+	if (snapshot_compare(d, q->area, SZ_64K, 300,
+			     "ring area while unmapped"))
+		ret = -1;
+	st = dev_status(d);
+	if (!ret && (st < 0 || (st & NEEDS_RESET))) {
+		diag("status 0x%x with the rings unmapped: the ring was declared broken",
+		     st);
+		ret = -1;
+	}
+	if (!ret && used_idx(d, q) != used) {
+		diag("used idx moved while the ring was unmapped");
+		ret = -1;
+	}
+	CHECK(!iotlb_map(d, OFF_RING, SZ_64K, VHOST_ACCESS_RW), "");
+	if (ret) {
+		dev_restart(d);
+		return ret;
+	}
+	CHECK(!wait_used(d, q, q->avail_idx, 20000, &r), "");
+	CHECK(r.out == OUT_DONE, "the request kicked while the rings were unmapped: %s after the map (device status 0x%x)",
+	      outcome_name(r.out), r.dev_status);
+	CHECK(*(u8 *)gva(d, status_iova(q, 0)) == VIRTIO_BLK_S_OK,
+	      "status byte 0x%02x", *(u8 *)gva(d, status_iova(q, 0)));
+	CHECK(sysfs_stat(d, "ring_errors", NULL) == before,
+	      "stats/ring_errors went %ld -> %ld", before,
+	      sysfs_stat(d, "ring_errors", NULL));
+	diag("rings unmapped and mapped back: no NEEDS_RESET, the request kicked in between served");
+	return 0;
+}
+
+/*
+ * The same hole, never filled: kicks do nothing (the device waits, it
+ * touches no memory, it does not spin), and a reset ends the wait.
+ */
+static int c_ring_unmapped_for_good(void)
+{
+	struct dev *d = C.d;
+	struct vq *q = q0(d);
+	struct seg s[] = { HDR(q), W(DBUF, 512), STS(q) };
+	unsigned int i;
+	int touched, st;
+
+	CHECK(!iotlb_unmap(d, OFF_RING, SZ_64K), "");
+	put_hdr(d, q, 0, VIRTIO_BLK_T_IN, 0);
+	publish(d, q, put_chain(q, d, 0, s, NS(s)));
+	for (i = 0; i < 1000; i++)
+		kick(q);
+	touched = snapshot_compare(d, q->area, SZ_64K, 300,
+				   "ring area while unmapped");
+	st = dev_status(d);
+	CHECK(!dev_restart(d), "reset and restart with the rings unmapped");
+	CHECK(!touched, "the device touched its unmapped ring area");
+	CHECK(st >= 0, "");
+	CHECK(!(st & NEEDS_RESET), "NEEDS_RESET (status 0x%x): a ring the VMM unmapped was declared broken",
+	      st);
+	diag("status 0x%x after 1000 kicks with the rings unmapped; reset and restart work",
+	     st);
+	return 0;
+}
+
 static int c_features_without_version_1(void)
 {
 	struct dev *d = C.d;
@@ -2304,6 +2389,8 @@ static const struct hcase cases[] = {
 	{ "unmap of the data with requests in flight: all complete, no write after", c_unmap_data_in_flight, USES_MAIN | HUGE },
 	{ "unmap while the rate limiter holds a request: it completes", c_unmap_while_held, USES_MAIN },
 	{ "queue enabled while the rate limiter holds a request: it completes", c_enable_queue_while_held, USES_MAIN },
+	{ "rings unmapped and mapped back while running: no NEEDS_RESET, request served", c_ring_remap, USES_MAIN },
+	{ "rings unmapped for good: kicks do nothing, reset works", c_ring_unmapped_for_good, USES_MAIN },
 	{ "features without VERSION_1 refused", c_features_without_version_1, USES_MAIN },
 	{ "read-only device: write refused, disk unchanged", c_ro_write_refused, USES_RO },
 	{ "read-only device: discard and write-zeroes refused", c_ro_discard_refused, USES_RO },

@@ -313,8 +313,9 @@ static int ctl_move(struct fz *f, enum ctl m)
 		return 0;
 	case CTL_UNMAP_DATA:
 		/*
-		 * Queue 1's rings lie in this mapping: a worker that looks at
-		 * them before they are back breaks the device, rightly.
+		 * Queue 1's rings lie in this mapping: the device stays paused
+		 * until they are back (issue 16, case "rings unmapped and
+		 * mapped back"). A NEEDS_RESET is still tolerated here.
 		 */
 		f->may_break = d->nq > 1;
 		CHECK(!iotlb_unmap(d, OFF_DATA, DATA_SIZE), "");
