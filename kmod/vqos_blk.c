@@ -166,7 +166,7 @@ err_free:
 bool vqos_vq_rings_mapped(struct vqos_vq *vq)
 {
 	const struct vring *vr = &vq->vring.vring;
-	u64 event = vqos_has_feature(vq->dev, VIRTIO_RING_F_EVENT_IDX) ? 2 : 0;
+	u64 event = vq->vring.event_indices ? 2 : 0;	/* as vringh was set up */
 	const struct {
 		u64 addr, len;
 		u32 perm;

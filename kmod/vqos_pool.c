@@ -128,7 +128,9 @@ void vqos_pool_put(struct vqos_dev *dev, u64 now, u64 lat_ns, u64 svc_ns)
 
 /**
  * vqos_pool_cancel() - the device no longer waits for a slot
- * @dev: the device's worker (its requests waiting for one were dropped)
+ * @dev: the device; called by its worker (its requests waiting for one were
+ *	dropped) or by a config op with the worker paused (parked requests,
+ *	if any, ask again when it resumes)
  */
 void vqos_pool_cancel(struct vqos_dev *dev)
 {
