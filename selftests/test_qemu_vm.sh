@@ -221,12 +221,12 @@ find_vqos() {
 # load in L2) with ARGS, in L2.
 io() { local g=$1; shift; l2 "$g" 600 "$VQOS_L2_IO $*"; }
 
-# data_both_ways GUEST DISK NAME SLICE_OFFSET: L2 writes guest_NAME.pat at
-# 16 MiB of the disk and reads it back (O_DIRECT both ways), the host finds
-# it in its slice; L2 reads host_NAME.pat (the host wrote it at 8 MiB
-# before the boot). The verdict in $R.
+# data_both_ways GUEST DISK NAME SLICE_OFFSET [HOST]: L2 writes
+# guest_NAME.pat at 16 MiB of the disk and reads it back (O_DIRECT both
+# ways), the host finds it in its slice; L2 reads host_HOST.pat (default
+# NAME: the host wrote it at 8 MiB before the first boot). The verdict in $R.
 data_both_ways() {
-	local g=$1 disk=$2 n=$3 off=$4 want got back
+	local g=$1 disk=$2 n=$3 off=$4 h=${5:-$3} want got back
 	l2 "$g" 300 "dd if=$l2work/guest_$n.pat of=$disk bs=64k seek=256 oflag=direct 2>/dev/null && sync &&
 		dd if=$disk bs=64k skip=256 count=64 iflag=direct 2>/dev/null | md5sum" ||
 		{ R="L2 write failed: $o"; return 1; }
@@ -237,7 +237,7 @@ data_both_ways() {
 	[ "$want" = "$got" ] || { R="host reads $got at 16 MiB of the slice, L2 wrote $want"; return 1; }
 	l2 "$g" 300 "dd if=$disk bs=64k skip=128 count=64 iflag=direct 2>/dev/null | md5sum" ||
 		{ R="L2 read failed: $o"; return 1; }
-	want=$(md5 "$work/host_$n.pat")
+	want=$(md5 "$work/host_$h.pat")
 	got=${o%% *}
 	[ "$want" = "$got" ] || { R="L2 reads $got at 8 MiB, the host wrote $want"; return 1; }
 	R="4 MiB each way, md5 $back (L2 to host), $got (host to L2)"
@@ -523,7 +523,7 @@ if [ $boot_b = 1 ] && find_disks b && [ -n "$d_blk0" ]; then
 	check $? "md5 $got" "the new guest reads '$got', the killed one wrote $want"
 	bb0=$(vqos_stat blk0 bounced)
 	R=
-	data_both_ways b "$d_blk0" b $blk0_off
+	data_both_ways b "$d_blk0" b $blk0_off blk
 	st=$?
 	nb=$(( $(vqos_stat blk0 bounced) - bb0 ))
 	[ $st = 0 ] && [ "$nb" = 0 ]
