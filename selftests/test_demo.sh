@@ -124,9 +124,12 @@ else
 fi
 
 tap_diag "pool '${F[.pool]:-}': default depth ${F[.pool_default_depth]:-?}, members ${F[.pool_members]:-?}"
+shared() {
+	[ -n "${F[.pool]:-}" ] && [ "${F[.pool_default_depth]:-}" = 1 ] &&
+		[ "${F[.pool_members]:-}" = aggressor,victim ]
+}
 tap_check "victim and aggressor share pool ${F[.pool]:-?}, as deep as the disk (1) by default" \
-	eval '[ -n "${F[.pool]:-}" ] && [ "${F[.pool_default_depth]:-}" = 1 ] &&
-	      [ "${F[.pool_members]:-}" = aggressor,victim ]'
+	shared
 # Each phase measured what it is named after: the pool only in the pool
 # phase, the aggressor's limit only in the static one, no shares.
 ran_as() {
@@ -153,8 +156,8 @@ done
 tap_diag "$(printf '%s\n' "${d[@]}")"
 # Enough samples for fractions to mean something (see the top).
 tap_check "every phase has >= 100 victim samples (${F[alone.victim_logged]}, ${F[noqos.victim_logged]}, ${F[static.victim_logged]}, ${F[pool.victim_logged]})" \
-	eval '[ "${F[alone.victim_logged]}" -ge 100 ] && [ "${F[noqos.victim_logged]}" -ge 100 ] &&
-	      [ "${F[static.victim_logged]}" -ge 100 ] && [ "${F[pool.victim_logged]}" -ge 100 ]'
+	test "${F[alone.victim_logged]}" -ge 100 -a "${F[noqos.victim_logged]}" -ge 100 \
+	     -a "${F[static.victim_logged]}" -ge 100 -a "${F[pool.victim_logged]}" -ge 100
 
 # The slow fractions: slow requests over those logged (the same log).
 s_un=${F[noqos.victim_slow]} n_un=${F[noqos.victim_logged]}
@@ -170,7 +173,7 @@ protected() {
 tap_check "the static cap cuts slow victim requests ${FACTOR}x ($s_st of $n_st, unprotected $s_un of $n_un)" \
 	protected "$s_st" "$n_st"
 tap_check "the static cap holds the aggressor to its limit ($a_st IOPS, limit ${F[.limit_iops]:-?})" \
-	eval '[ "$a_st" -le $(( ${F[.limit_iops]} * 110 / 100 )) ]'
+	test "$a_st" -le $((F[.limit_iops] * 110 / 100))
 tap_check "the pool cuts slow victim requests ${FACTOR}x ($s_po of $n_po, unprotected $s_un of $n_un)" \
 	protected "$s_po" "$n_po"
 # Work conservation: under the pool the aggressor keeps most of what it
