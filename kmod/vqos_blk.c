@@ -261,14 +261,26 @@ static void vqos_callback(struct vqos_dev *dev, struct vdpa_callback *cb)
 	spin_unlock(&dev->cb_lock);
 }
 
+/**
+ * vqos_set_needs_reset() - ask the driver to reset the device
+ * @dev: the device; its worker, or lock held
+ *
+ * Sets NEEDS_RESET in the status the driver reads and raises the
+ * config-change interrupt, as a virtio device that cannot go on must.
+ */
+void vqos_set_needs_reset(struct vqos_dev *dev)
+{
+	WRITE_ONCE(dev->needs_reset, true);
+	vqos_callback(dev, &dev->config_cb);
+}
+
 static void vqos_ring_broken(struct vqos_dev *dev)
 {
 	dev->stats.ring_errors++;
 	WRITE_ONCE(dev->running, false);
-	WRITE_ONCE(dev->needs_reset, true);
 	dev_warn_ratelimited(&dev->vdpa.dev,
 			     "broken ring, device needs reset\n");
-	vqos_callback(dev, &dev->config_cb);
+	vqos_set_needs_reset(dev);
 }
 
 static void vqos_req_free_pages(struct vqos_req *req)
@@ -606,6 +618,20 @@ static void vqos_req_no_status(struct vqos_req *req)
 	vqos_req_put(req);
 }
 
+/*
+ * Fail a request that has not reached the backend and must not (the
+ * device is being removed): IOERR, or no status for a chain without one.
+ */
+static void vqos_req_abort(struct vqos_req *req)
+{
+	if (req->bad == VQOS_BAD_NO_STATUS) {
+		vqos_req_no_status(req);
+		return;
+	}
+	req->status = VIRTIO_BLK_S_IOERR;
+	vqos_req_complete(req->vq, req);
+}
+
 /* Admitted: run the request. */
 static void vqos_req_go(struct vqos_req *req)
 {
@@ -721,6 +747,13 @@ static void vqos_req_start(struct vqos_req *req,
 	req->plan.op = VQOS_OP_INVALID;
 	req->plan.len = 0;
 
+	/* Being removed: fail it at once, past the limits (vqos_dev_del()). */
+	if (READ_ONCE(vq->dev->removing)) {
+		req->bad = req->chain.in_len ? VQOS_BAD_NONE :
+					       VQOS_BAD_NO_STATUS;
+		vqos_req_abort(req);
+		return;
+	}
 	req->bad = req->chain.in_len ? vqos_req_parse(req, lim) :
 				       VQOS_BAD_NO_STATUS;
 	if (req->bad)
@@ -828,6 +861,20 @@ static bool vqos_start_ready(struct vqos_dev *dev)
 	return true;
 }
 
+/* The device is being removed: fail what admission holds, at once. */
+static bool vqos_abort_parked(struct vqos_dev *dev)
+{
+	struct vqos_req *req, *tmp;
+	LIST_HEAD(parked);
+	bool any;
+
+	vqos_admit_drop(dev, NULL, &parked);
+	any = !list_empty(&parked);
+	list_for_each_entry_safe(req, tmp, &parked, park_node)
+		vqos_req_abort(req);
+	return any;
+}
+
 /* One turn of the worker: completions, then admitted, then new requests. */
 static void vqos_work(struct vqos_dev *dev)
 {
@@ -848,7 +895,8 @@ static void vqos_work(struct vqos_dev *dev)
 
 	/* Parked requests first: they were taken from the rings earlier. */
 	vqos_req_limits(dev, &lim);
-	if (vqos_start_ready(dev))
+	if (READ_ONCE(dev->removing) ? vqos_abort_parked(dev) :
+				       vqos_start_ready(dev))
 		for (i = 0; i < nvqs; i++)
 			vqos_vq_notify(&dev->vqs[i]);
 	for (i = 0; i < nvqs; i++) {

@@ -339,6 +339,10 @@ static void vqos_set_status(struct vdpa_device *vdpa, u8 status)
 		    !(status & VIRTIO_CONFIG_S_FAILED))
 			vqos_start(dev);
 		WRITE_ONCE(dev->status, status & ~VIRTIO_CONFIG_S_NEEDS_RESET);
+		/* Started again during removal: it serves no more I/O. */
+		if (dev->removing && (status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+		    !dev->needs_reset)
+			vqos_set_needs_reset(dev);
 	}
 	mutex_unlock(&dev->lock);
 }
@@ -612,8 +616,37 @@ err_put:
 	return ret;
 }
 
+/*
+ * vhost-vdpa's remove waits until the VMM closes /dev/vhost-vdpa-N, which
+ * it may do only once its guest stops. Until then the guest would be
+ * served as if nothing had happened, and the operator's del would hang
+ * without a sign. So a device that no kernel driver holds is marked
+ * removing first: every request that has not reached the backend, and
+ * every later one, fails with IOERR (held ones at once, past the limits),
+ * whatever the VMM does, resets included; requests in the backend
+ * complete as ever; and a running driver is asked for a reset
+ * (NEEDS_RESET, config interrupt). A kernel driver (virtio_vdpa) is
+ * removed synchronously by the unregister, writing back its dirty data on
+ * the way: its device goes on serving until then.
+ */
 static void vqos_dev_del(struct vdpa_mgmt_dev *mdev, struct vdpa_device *vdpa)
 {
+	struct vqos_dev *dev = vdpa_to_vqos(vdpa);
+
+	if (!vqos_kernel_driver(dev)) {
+		mutex_lock(&dev->lock);
+		WRITE_ONCE(dev->removing, true);
+		if (dev->status & VIRTIO_CONFIG_S_DRIVER_OK)
+			vqos_set_needs_reset(dev);
+		mutex_unlock(&dev->lock);
+		/*
+		 * A turn that read the flag before it was set may still start
+		 * requests: let it end. Later turns fail what admission holds
+		 * and what the rings hold.
+		 */
+		kthread_flush_work(&dev->work);
+		vqos_kick(dev);
+	}
 	_vdpa_unregister_device(vdpa);
 }
 
