@@ -2420,14 +2420,52 @@ static void del_statuses(struct dev *d, struct vq *q, unsigned int first,
 	}
 }
 
-#define DEL_HELD	16	/* reads held at iops_limit=1: 15 s to serve */
-#define DEL_NEW		16	/* reads made once the del has begun, slots 16-31 */
+#define DEL_IOPS	1	/* iops_limit of the device deleted */
+#define DEL_BURST	1	/* its iops_burst */
+#define DEL_HELD	16	/* reads held at DEL_IOPS: 15 s to serve */
+#define DEL_NEW		4	/* reads made once the del has begun, slots 16-19 */
+#define DEL_FLOOD	16	/* reads per round of the flood, slots 0-15 */
+#define DEL_FLOOD_MS	2000	/* how long the flood lasts */
+
+/*
+ * During the del, a VMM republishes the same heads as fast as they come
+ * back, for DEL_FLOOD_MS. Each fails, but each costs the device's worker
+ * a pop and a completion: they must still pass the limits, one operation
+ * each, so the worker (outside any cgroup of the VMM) runs no more of
+ * them than the bucket allows: DEL_IOPS a second, DEL_BURST at once, and
+ * slack for the round in flight. Returns -1 if more came back.
+ */
+static int del_flood(struct dev *d)
+{
+	struct vq *q = q0(d);
+	u16 start = used_idx(d, q), target;
+	u64 t0 = now_ms(), end = t0 + DEL_FLOOD_MS;
+	unsigned int rounds = 0, n, ceiling;
+	double secs;
+
+	do {
+		target = del_reqs(d, q, VIRTIO_BLK_T_IN, 0, DEL_FLOOD);
+		rounds++;
+		while (used_idx(d, q) != target && now_ms() < end)
+			msleep(1);
+	} while (used_idx(d, q) == target && now_ms() < end);
+	n = (u16)(used_idx(d, q) - start);
+	secs = (now_ms() - t0) / 1000.0;
+	ceiling = (unsigned int)(DEL_IOPS * secs) + 1 + DEL_BURST + DEL_FLOOD;
+	diag("flood during the del: %u requests completed in %.2f s (%u rounds), at most %u allowed (iops_limit=%u, iops_burst=%u)",
+	     n, secs, rounds, ceiling, DEL_IOPS, DEL_BURST);
+	CHECK(n <= ceiling,
+	      "requests during the del escaped the rate limit: the worker ran %u in %.2f s",
+	      n, secs);
+	return 0;
+}
 
 /*
  * While the del waits for the VMM: the device asks for a reset (config
- * interrupt), the reads the limiter held and every later request complete
- * with IOERR at once, a write reaches no disk, and a reset by the VMM does
- * not bring the device back. Returns -1 on a failed expectation.
+ * interrupt), the reads the limiter held complete with IOERR at once,
+ * every later request with IOERR too, but within the limits; a write
+ * reaches no disk, and a reset by the VMM does not bring the device back.
+ * Returns -1 on a failed expectation.
  */
 static int del_pending(struct dev *d, pid_t pid, u16 held_target)
 {
@@ -2461,11 +2499,12 @@ static int del_pending(struct dev *d, pid_t pid, u16 held_target)
 	EXPECT(ok + ioerr == DEL_HELD && ioerr > 0,
 	       "the reads still held when the del began did not complete with IOERR");
 
-	/* New requests: IOERR, none held by the limit of 1 a second. */
+	/* New requests: IOERR, at the limit's rate (del_flood()). */
 	t0 = now_ms();
 	target = del_reqs(d, q, VIRTIO_BLK_T_IN, DEL_HELD, DEL_NEW);
-	EXPECT(!del_wait_used(d, q, target, 3000),
-	       "new requests during the del were not all completed within 3 s");
+	EXPECT(!del_wait_used(d, q, target, DEL_NEW * 1000 / DEL_IOPS + 3000),
+	       "new requests during the del were not all completed within %u s",
+	       DEL_NEW / DEL_IOPS + 3);
 	del_statuses(d, q, DEL_HELD, DEL_NEW, &ok, &ioerr);
 	diag("%u new reads: used idx %u of %u after %llu ms; %u OK, %u IOERR",
 	     DEL_NEW, used_idx(d, q), target,
@@ -2500,6 +2539,8 @@ static int del_pending(struct dev *d, pid_t pid, u16 held_target)
 	     *(u8 *)gva(d, status_iova(q, 0)), dev_status(d));
 	EXPECT(*(u8 *)gva(d, status_iova(q, 0)) == VIRTIO_BLK_S_IOERR,
 	       "a reset during the del brought the device back to serving I/O");
+	if (del_flood(d))
+		ret = -1;
 	diag("vdpa dev del %s while the device is open",
 	     waitpid(pid, NULL, WNOHANG) == pid ? "returned" : "still waits");
 	return ret;
@@ -2524,11 +2565,16 @@ static int c_del_while_open(void)
 	u64 t0;
 
 	CHECK(!good_io(d, q, &C.rng), "the device does not serve before the del");
-	CHECK(!sysfs_write(d, "qos/iops_limit", "1"), "");
+	/* Set now: the del removes the device's sysfs files first. */
+	snprintf(path, sizeof(path), "%u", DEL_IOPS);
+	CHECK(!sysfs_write(d, "qos/iops_limit", path), "");
+	snprintf(path, sizeof(path), "%u", DEL_BURST);
+	CHECK(!sysfs_write(d, "qos/iops_burst", path), "");
 	held_target = del_reqs(d, q, VIRTIO_BLK_T_IN, 0, DEL_HELD);
 	msleep(300);
-	diag("%u of %u reads served at iops_limit=1 before the del",
-	     (u16)(used_idx(d, q) - (held_target - DEL_HELD)), DEL_HELD);
+	diag("%u of %u reads served at iops_limit=%u before the del",
+	     (u16)(used_idx(d, q) - (held_target - DEL_HELD)), DEL_HELD,
+	     DEL_IOPS);
 	CHECK((u16)(held_target - used_idx(d, q)) >= DEL_HELD / 2,
 	      "the rate limiter held too few reads to test held requests");
 	drain(d->config_fd);
