@@ -344,9 +344,11 @@ struct vqos_stats {
  *	is being removed (set under @lock); cleared by reset
  * @removing: `vdpa dev del` has begun on a device a VMM drives, whose
  *	close it waits for: requests that have not reached the backend fail
- *	with IOERR, and a driver that starts the device is asked for a reset.
- *	Set under @lock, never cleared (not even by reset); read by the worker
- *	without it (vqos_dev_del())
+ *	with IOERR (still within the limits), and a driver that starts the
+ *	device is asked for a reset. Set under @lock, never cleared (not even
+ *	by reset); read by the worker without it (vqos_dev_del())
+ * @parked_failed: the worker has failed the requests parked in admission
+ *	when it first saw @removing; the worker's own
  * @paused: a config op changes the queues, the IOTLB or the medium: the
  *	worker takes no new request and keeps a held one, but still completes
  *	requests to the used ring (unlike !@running, which drops them); see
@@ -411,6 +413,7 @@ struct vqos_dev {
 	bool running;
 	bool needs_reset;
 	bool removing;
+	bool parked_failed;
 	bool paused;
 	bool ring_hole;
 	wait_queue_head_t quiesced;

@@ -618,9 +618,14 @@ static void vqos_req_no_status(struct vqos_req *req)
 	vqos_req_put(req);
 }
 
-/*
- * Fail a request that has not reached the backend and must not (the
- * device is being removed): IOERR, or no status for a chain without one.
+/**
+ * vqos_req_abort() - fail a request without running it
+ * @req: the request, taken from a ring and not in the backend
+ *
+ * A refused request fails with the status its fault calls for, counted in
+ * &vqos_stats.bad (no status at all for a chain without one); a good one,
+ * which must not reach the backend because the device is being removed,
+ * fails with IOERR.
  */
 static void vqos_req_abort(struct vqos_req *req)
 {
@@ -628,11 +633,15 @@ static void vqos_req_abort(struct vqos_req *req)
 		vqos_req_no_status(req);
 		return;
 	}
+	if (req->bad) {
+		vqos_req_fail(req, req->bad);
+		return;
+	}
 	req->status = VIRTIO_BLK_S_IOERR;
 	vqos_req_complete(req->vq, req);
 }
 
-/* Admitted: run the request. */
+/* Admitted: run the request, or fail it (refused, device being removed). */
 static void vqos_req_go(struct vqos_req *req)
 {
 	struct vqos_vq *vq = req->vq;
@@ -641,11 +650,8 @@ static void vqos_req_go(struct vqos_req *req)
 	req->started = true;
 	atomic_inc(&dev->started);
 	req->dispatch_ns = ktime_get_ns();
-	if (req->bad) {
-		if (req->bad == VQOS_BAD_NO_STATUS)
-			vqos_req_no_status(req);
-		else
-			vqos_req_fail(req, req->bad);
+	if (req->bad || READ_ONCE(dev->removing)) {
+		vqos_req_abort(req);
 		return;
 	}
 	switch (req->plan.op) {
@@ -728,7 +734,10 @@ static enum vqos_bad vqos_req_parse(struct vqos_req *req,
  * Validate a request just taken from a ring, and start it if admitted. A
  * refused request is admitted too, as a read of no data, before it is
  * failed: malformed requests cost the worker as much as good ones, and no
- * request escapes the limits.
+ * request escapes the limits. So does every request while the device is
+ * being removed, which vqos_req_go() fails: failing it here, at once,
+ * would free its slot at once, and a VMM republishing the same heads
+ * would run the worker flat out, past every limit.
  */
 static void vqos_req_start(struct vqos_req *req,
 			   const struct vqos_req_limits *lim)
@@ -747,16 +756,10 @@ static void vqos_req_start(struct vqos_req *req,
 	req->plan.op = VQOS_OP_INVALID;
 	req->plan.len = 0;
 
-	/* Being removed: fail it at once, past the limits (vqos_dev_del()). */
-	if (READ_ONCE(vq->dev->removing)) {
-		req->bad = req->chain.in_len ? VQOS_BAD_NONE :
-					       VQOS_BAD_NO_STATUS;
-		vqos_req_abort(req);
-		return;
-	}
 	req->bad = req->chain.in_len ? vqos_req_parse(req, lim) :
 				       VQOS_BAD_NO_STATUS;
-	if (req->bad)
+	/* Refused, or to fail (vqos_dev_del()): one operation, no slot. */
+	if (req->bad || READ_ONCE(vq->dev->removing))
 		req->plan.op = VQOS_OP_INVALID;
 	if (vqos_admit_new(req))
 		vqos_req_go(req);
@@ -879,7 +882,7 @@ static bool vqos_abort_parked(struct vqos_dev *dev)
 static void vqos_work(struct vqos_dev *dev)
 {
 	struct vqos_req_limits lim;
-	bool more = false;
+	bool more = false, failed;
 	unsigned int i, nvqs = dev->nvqs;
 
 	/* Every queue with a pool: a queue being disabled must drain too. */
@@ -893,10 +896,20 @@ static void vqos_work(struct vqos_dev *dev)
 	if (READ_ONCE(dev->paused))
 		return;		/* vqos_unpause() kicks */
 
-	/* Parked requests first: they were taken from the rings earlier. */
+	/*
+	 * Parked requests first: they were taken from the rings earlier.
+	 * Those parked before the device began to be removed fail at once,
+	 * once (at most VQOS_MAX_INFLIGHT a queue): they need not wait out
+	 * their limits to fail. Later ones were admitted as the failures
+	 * they are, and wait like any (vqos_req_start()).
+	 */
 	vqos_req_limits(dev, &lim);
-	if (READ_ONCE(dev->removing) ? vqos_abort_parked(dev) :
-				       vqos_start_ready(dev))
+	failed = false;
+	if (READ_ONCE(dev->removing) && !dev->parked_failed) {
+		dev->parked_failed = true;
+		failed = vqos_abort_parked(dev);
+	}
+	if (vqos_start_ready(dev) || failed)
 		for (i = 0; i < nvqs; i++)
 			vqos_vq_notify(&dev->vqs[i]);
 	for (i = 0; i < nvqs; i++) {
