@@ -340,7 +340,15 @@ struct vqos_stats {
  * @work: the datapath: drains completions, then takes new requests
  * @rr: queue the next worker turn starts with (round robin)
  * @running: DRIVER_OK set and no fatal error; the worker takes requests
- * @needs_reset: the guest broke a ring; set by the worker, cleared by reset
+ * @needs_reset: the guest broke a ring (set by the worker), or the device
+ *	is being removed (set under @lock); cleared by reset
+ * @removing: `vdpa dev del` has begun on a device a VMM drives, whose
+ *	close it waits for: requests that have not reached the backend fail
+ *	with IOERR (still within the limits), and a driver that starts the
+ *	device is asked for a reset. Set under @lock, never cleared (not even
+ *	by reset); read by the worker without it (vqos_dev_del())
+ * @parked_failed: the worker has failed the requests parked in admission
+ *	when it first saw @removing; the worker's own
  * @paused: a config op changes the queues, the IOTLB or the medium: the
  *	worker takes no new request and keeps a held one, but still completes
  *	requests to the used ring (unlike !@running, which drops them); see
@@ -404,6 +412,8 @@ struct vqos_dev {
 	unsigned int rr;
 	bool running;
 	bool needs_reset;
+	bool removing;
+	bool parked_failed;
 	bool paused;
 	bool ring_hole;
 	wait_queue_head_t quiesced;
@@ -480,6 +490,7 @@ void vqos_drain(struct vqos_dev *dev);
 void vqos_pause(struct vqos_dev *dev);
 void vqos_unpause(struct vqos_dev *dev);
 void vqos_drop_parked(struct vqos_dev *dev, struct vqos_vq *vq);
+void vqos_set_needs_reset(struct vqos_dev *dev);
 u64 vqos_device_features(const struct vqos_dev *dev);
 void vqos_fill_config(struct vqos_dev *dev, struct vqos_config *config);
 

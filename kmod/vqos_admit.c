@@ -332,7 +332,8 @@ void vqos_admit_ready(struct vqos_dev *dev, struct list_head *ready)
 }
 
 /**
- * vqos_admit_drop() - take back parked requests (reset, queue disabled)
+ * vqos_admit_drop() - take back parked requests (reset, queue disabled,
+ *	device being removed)
  * @dev: the device; its worker, or a config op with the worker paused
  * @vq: only this queue's requests, or NULL for all
  * @dropped: list to move them onto, for the caller to recycle

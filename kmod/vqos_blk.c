@@ -261,14 +261,26 @@ static void vqos_callback(struct vqos_dev *dev, struct vdpa_callback *cb)
 	spin_unlock(&dev->cb_lock);
 }
 
+/**
+ * vqos_set_needs_reset() - ask the driver to reset the device
+ * @dev: the device; its worker, or lock held
+ *
+ * Sets NEEDS_RESET in the status the driver reads and raises the
+ * config-change interrupt, as a virtio device that cannot go on must.
+ */
+void vqos_set_needs_reset(struct vqos_dev *dev)
+{
+	WRITE_ONCE(dev->needs_reset, true);
+	vqos_callback(dev, &dev->config_cb);
+}
+
 static void vqos_ring_broken(struct vqos_dev *dev)
 {
 	dev->stats.ring_errors++;
 	WRITE_ONCE(dev->running, false);
-	WRITE_ONCE(dev->needs_reset, true);
 	dev_warn_ratelimited(&dev->vdpa.dev,
 			     "broken ring, device needs reset\n");
-	vqos_callback(dev, &dev->config_cb);
+	vqos_set_needs_reset(dev);
 }
 
 static void vqos_req_free_pages(struct vqos_req *req)
@@ -606,7 +618,30 @@ static void vqos_req_no_status(struct vqos_req *req)
 	vqos_req_put(req);
 }
 
-/* Admitted: run the request. */
+/**
+ * vqos_req_abort() - fail a request without running it
+ * @req: the request, taken from a ring and not in the backend
+ *
+ * A refused request fails with the status its fault calls for, counted in
+ * &vqos_stats.bad (no status at all for a chain without one); a good one,
+ * which must not reach the backend because the device is being removed,
+ * fails with IOERR.
+ */
+static void vqos_req_abort(struct vqos_req *req)
+{
+	if (req->bad == VQOS_BAD_NO_STATUS) {
+		vqos_req_no_status(req);
+		return;
+	}
+	if (req->bad) {
+		vqos_req_fail(req, req->bad);
+		return;
+	}
+	req->status = VIRTIO_BLK_S_IOERR;
+	vqos_req_complete(req->vq, req);
+}
+
+/* Admitted: run the request, or fail it (refused, device being removed). */
 static void vqos_req_go(struct vqos_req *req)
 {
 	struct vqos_vq *vq = req->vq;
@@ -615,11 +650,8 @@ static void vqos_req_go(struct vqos_req *req)
 	req->started = true;
 	atomic_inc(&dev->started);
 	req->dispatch_ns = ktime_get_ns();
-	if (req->bad) {
-		if (req->bad == VQOS_BAD_NO_STATUS)
-			vqos_req_no_status(req);
-		else
-			vqos_req_fail(req, req->bad);
+	if (req->bad || READ_ONCE(dev->removing)) {
+		vqos_req_abort(req);
 		return;
 	}
 	switch (req->plan.op) {
@@ -702,7 +734,10 @@ static enum vqos_bad vqos_req_parse(struct vqos_req *req,
  * Validate a request just taken from a ring, and start it if admitted. A
  * refused request is admitted too, as a read of no data, before it is
  * failed: malformed requests cost the worker as much as good ones, and no
- * request escapes the limits.
+ * request escapes the limits. So does every request while the device is
+ * being removed, which vqos_req_go() fails: failing it here, at once,
+ * would free its slot at once, and a VMM republishing the same heads
+ * would run the worker flat out, past every limit.
  */
 static void vqos_req_start(struct vqos_req *req,
 			   const struct vqos_req_limits *lim)
@@ -723,7 +758,8 @@ static void vqos_req_start(struct vqos_req *req,
 
 	req->bad = req->chain.in_len ? vqos_req_parse(req, lim) :
 				       VQOS_BAD_NO_STATUS;
-	if (req->bad)
+	/* Refused, or to fail (vqos_dev_del()): one operation, no slot. */
+	if (req->bad || READ_ONCE(vq->dev->removing))
 		req->plan.op = VQOS_OP_INVALID;
 	if (vqos_admit_new(req))
 		vqos_req_go(req);
@@ -828,11 +864,25 @@ static bool vqos_start_ready(struct vqos_dev *dev)
 	return true;
 }
 
+/* The device is being removed: fail what admission holds, at once. */
+static bool vqos_abort_parked(struct vqos_dev *dev)
+{
+	struct vqos_req *req, *tmp;
+	LIST_HEAD(parked);
+	bool any;
+
+	vqos_admit_drop(dev, NULL, &parked);
+	any = !list_empty(&parked);
+	list_for_each_entry_safe(req, tmp, &parked, park_node)
+		vqos_req_abort(req);
+	return any;
+}
+
 /* One turn of the worker: completions, then admitted, then new requests. */
 static void vqos_work(struct vqos_dev *dev)
 {
 	struct vqos_req_limits lim;
-	bool more = false;
+	bool more = false, failed;
 	unsigned int i, nvqs = dev->nvqs;
 
 	/* Every queue with a pool: a queue being disabled must drain too. */
@@ -846,9 +896,20 @@ static void vqos_work(struct vqos_dev *dev)
 	if (READ_ONCE(dev->paused))
 		return;		/* vqos_unpause() kicks */
 
-	/* Parked requests first: they were taken from the rings earlier. */
+	/*
+	 * Parked requests first: they were taken from the rings earlier.
+	 * Those parked before the device began to be removed fail at once,
+	 * once (at most VQOS_MAX_INFLIGHT a queue): they need not wait out
+	 * their limits to fail. Later ones were admitted as the failures
+	 * they are, and wait like any (vqos_req_start()).
+	 */
 	vqos_req_limits(dev, &lim);
-	if (vqos_start_ready(dev))
+	failed = false;
+	if (READ_ONCE(dev->removing) && !dev->parked_failed) {
+		dev->parked_failed = true;
+		failed = vqos_abort_parked(dev);
+	}
+	if (vqos_start_ready(dev) || failed)
 		for (i = 0; i < nvqs; i++)
 			vqos_vq_notify(&dev->vqs[i]);
 	for (i = 0; i < nvqs; i++) {

@@ -339,6 +339,10 @@ static void vqos_set_status(struct vdpa_device *vdpa, u8 status)
 		    !(status & VIRTIO_CONFIG_S_FAILED))
 			vqos_start(dev);
 		WRITE_ONCE(dev->status, status & ~VIRTIO_CONFIG_S_NEEDS_RESET);
+		/* Started again during removal: it serves no more I/O. */
+		if (dev->removing && (status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+		    !dev->needs_reset)
+			vqos_set_needs_reset(dev);
 	}
 	mutex_unlock(&dev->lock);
 }
@@ -612,8 +616,48 @@ err_put:
 	return ret;
 }
 
+/*
+ * vhost-vdpa's remove waits until the VMM closes /dev/vhost-vdpa-N, which
+ * it may do only once its guest stops. Until then the guest would be
+ * served as if nothing had happened, and the operator's del would hang
+ * without a sign. So a device that no kernel driver holds is marked
+ * removing first, whatever the VMM does later, resets included: no
+ * request reaches the backend any more; those parked in admission fail
+ * with IOERR at the worker's next turn, later ones fail too, each still
+ * within the device's limits (vqos_req_start()); a running driver is asked
+ * for a reset (NEEDS_RESET, config interrupt). Requests in the backend
+ * complete as ever. While the VMM keeps a ring unmapped, the device stays
+ * paused and may not touch guest memory (vqos_unpause()): what it holds
+ * fails only once the ring is mapped again, or is dropped by the reset.
+ *
+ * Flushes, discards and write-zeroes handed to the backend are not
+ * cancelled: each holds one of the device's VQOS_SLOW_MAX_ACTIVE turns
+ * and @slow_wq runs as many at once, so each is running or about to.
+ *
+ * A kernel driver (virtio_vdpa) is removed synchronously by the
+ * unregister, writing back its dirty data on the way: its device goes on
+ * serving until then.
+ */
 static void vqos_dev_del(struct vdpa_mgmt_dev *mdev, struct vdpa_device *vdpa)
 {
+	struct vqos_dev *dev = vdpa_to_vqos(vdpa);
+
+	if (!vqos_kernel_driver(dev)) {
+		mutex_lock(&dev->lock);
+		WRITE_ONCE(dev->removing, true);
+		if (dev->status & VIRTIO_CONFIG_S_DRIVER_OK)
+			vqos_set_needs_reset(dev);
+		mutex_unlock(&dev->lock);
+		/*
+		 * A turn running now may have read the flag unset and issued
+		 * requests; they complete as ever. The flush waits for that
+		 * turn only: every later one sees the flag and issues none.
+		 * The kick brings the next turn now, to fail what admission
+		 * holds, unless the device is paused.
+		 */
+		kthread_flush_work(&dev->work);
+		vqos_kick(dev);
+	}
 	_vdpa_unregister_device(vdpa);
 }
 

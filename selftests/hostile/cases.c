@@ -37,6 +37,7 @@ enum {
 	KNOWN_BUG	= 8,	/* a failure is reported as SKIP unless --strict */
 	USES_SLOW	= 16,	/* the device on a slow block device */
 	HUGE		= 32,	/* also run with --mem thp and hugetlb */
+	USES_DEL	= 64,	/* deletes its device (--del-dev) */
 };
 
 #define KNOWN_BUG_SKIP "known bug of the module (see the case); --strict or VQOS_HOSTILE_STRICT=1 to fail"
@@ -52,6 +53,7 @@ static struct {
 	struct dev *ro;		/* read_only=1 */
 	struct dev *empty;	/* no backing store */
 	struct dev *slow;	/* on a block device that takes ~200 ms per request */
+	struct dev *del;	/* file-backed, deleted by its case */
 	u64 rng;
 } C;
 
@@ -2320,6 +2322,304 @@ static int c_zero_copy(void)
 	return 0;
 }
 
+/* ---- issue 16: vdpa dev del while the VMM holds the device --------------- */
+
+/* Like CHECK, but goes on: the case must still close the device after it. */
+#define EXPECT(cond, ...) do {						\
+	if (!(cond)) {							\
+		diag("%s:%d: failed: %s", __func__, __LINE__, #cond);	\
+		diag(__VA_ARGS__);					\
+		ret = -1;						\
+	}								\
+} while (0)
+
+/*
+ * `vdpa dev del NAME` in a child process, its output into @out_fd. The
+ * child holds none of the harness's descriptors: one copy of the
+ * /dev/vhost-vdpa-N descriptor there would keep the del waiting for itself.
+ */
+static pid_t del_start(const char *name, int out_fd)
+{
+	pid_t pid;
+	int fd;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid)
+		return pid;
+	dup2(out_fd, 1);
+	dup2(out_fd, 2);
+	for (fd = 3; fd < 1024; fd++)
+		close(fd);
+	execlp("vdpa", "vdpa", "dev", "del", name, (char *)NULL);
+	dprintf(2, "exec vdpa: %s\n", strerror(errno));
+	_exit(127);
+}
+
+/* Wait up to @ms for the del child; its exit status, or -1 if it runs on. */
+static int del_wait(pid_t pid, unsigned int ms)
+{
+	u64 end = now_ms() + ms;
+	int status;
+
+	do {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+		msleep(10);
+	} while (now_ms() < end);
+	return -1;
+}
+
+/*
+ * 4 KiB requests of @type (read or write) at slots @first..@first+@n-1 of
+ * @q, slot i at sector 8 * i with its data at DBUF + i * 4 KiB, published
+ * and kicked. Returns the avail idx.
+ */
+static u16 del_reqs(struct dev *d, struct vq *q, u32 type, unsigned int first,
+		    unsigned int n)
+{
+	u16 dir = type == VIRTIO_BLK_T_IN ? VRING_DESC_F_WRITE : 0;
+	unsigned int i;
+
+	for (i = first; i < first + n; i++) {
+		struct seg s[3] = {
+			{ hdr_iova(q, i), 16, 0 },
+			{ DBUF + i * SZ_4K, SZ_4K, dir },
+			{ status_iova(q, i), 1, VRING_DESC_F_WRITE },
+		};
+
+		put_hdr(d, q, i, type, 8 * i);
+		*(u8 *)gva(d, status_iova(q, i)) = STATUS_UNSET;
+		publish(d, q, put_chain(q, d, 3 * i, s, 3));
+	}
+	kick(q);
+	return q->avail_idx;
+}
+
+/*
+ * Wait up to @ms for used idx @target. Not wait_used(): that one stops at
+ * NEEDS_RESET, which a device being removed has set already.
+ */
+static int del_wait_used(struct dev *d, struct vq *q, u16 target,
+			 unsigned int ms)
+{
+	u64 end = now_ms() + ms;
+
+	while (used_idx(d, q) != target) {
+		if (now_ms() >= end)
+			return -1;
+		msleep(1);
+	}
+	q->used_seen = target;
+	return 0;
+}
+
+/* Count the status bytes of slots @first..@first+@n-1 of @q. */
+static void del_statuses(struct dev *d, struct vq *q, unsigned int first,
+			 unsigned int n, unsigned int *ok, unsigned int *ioerr)
+{
+	unsigned int i;
+
+	*ok = *ioerr = 0;
+	for (i = first; i < first + n; i++) {
+		u8 st = *(u8 *)gva(d, status_iova(q, i));
+
+		*ok += st == VIRTIO_BLK_S_OK;
+		*ioerr += st == VIRTIO_BLK_S_IOERR;
+	}
+}
+
+#define DEL_IOPS	1	/* iops_limit of the device deleted */
+#define DEL_BURST	1	/* its iops_burst */
+#define DEL_HELD	16	/* reads held at DEL_IOPS: 15 s to serve */
+#define DEL_NEW		4	/* reads made once the del has begun, slots 16-19 */
+#define DEL_FLOOD	16	/* reads per round of the flood, slots 0-15 */
+#define DEL_FLOOD_MS	2000	/* how long the flood lasts */
+
+/*
+ * During the del, a VMM republishes the same heads as fast as they come
+ * back, for DEL_FLOOD_MS. Each fails, but each costs the device's worker
+ * a pop and a completion: they must still pass the limits, one operation
+ * each, so the worker (outside any cgroup of the VMM) runs no more of
+ * them than the bucket allows: DEL_IOPS a second, DEL_BURST at once, and
+ * slack for the round in flight. Returns -1 if more came back.
+ */
+static int del_flood(struct dev *d)
+{
+	struct vq *q = q0(d);
+	u16 start = used_idx(d, q), target;
+	u64 t0 = now_ms(), end = t0 + DEL_FLOOD_MS;
+	unsigned int rounds = 0, n, ceiling;
+	double secs;
+
+	do {
+		target = del_reqs(d, q, VIRTIO_BLK_T_IN, 0, DEL_FLOOD);
+		rounds++;
+		while (used_idx(d, q) != target && now_ms() < end)
+			msleep(1);
+	} while (used_idx(d, q) == target && now_ms() < end);
+	n = (u16)(used_idx(d, q) - start);
+	secs = (now_ms() - t0) / 1000.0;
+	ceiling = (unsigned int)(DEL_IOPS * secs) + 1 + DEL_BURST + DEL_FLOOD;
+	diag("flood during the del: %u requests completed in %.2f s (%u rounds), at most %u allowed (iops_limit=%u, iops_burst=%u)",
+	     n, secs, rounds, ceiling, DEL_IOPS, DEL_BURST);
+	CHECK(n <= ceiling,
+	      "requests during the del escaped the rate limit: the worker ran %u in %.2f s",
+	      n, secs);
+	return 0;
+}
+
+/*
+ * While the del waits for the VMM: the device asks for a reset (config
+ * interrupt), the reads the limiter held complete with IOERR at once,
+ * every later request with IOERR too, but within the limits; a write
+ * reaches no disk, and a reset by the VMM does not bring the device back.
+ * Returns -1 on a failed expectation.
+ */
+static int del_pending(struct dev *d, pid_t pid, u16 held_target)
+{
+	struct vq *q = q0(d);
+	u8 before[SZ_4K], after[SZ_4K];
+	unsigned int ok, ioerr;
+	u64 t0, v;
+	u16 target;
+	int ret = 0;
+
+	t0 = now_ms();
+	if (wait_status(d, NEEDS_RESET, 15000)) {
+		diag("no NEEDS_RESET within 15 s of starting vdpa dev del (del %s)",
+		     waitpid(pid, NULL, WNOHANG) == pid ? "returned" : "still blocked");
+		ret = -1;
+	} else {
+		diag("NEEDS_RESET %llu ms after vdpa dev del was started",
+		     (unsigned long long)(now_ms() - t0));
+	}
+	EXPECT(read(d->config_fd, &v, sizeof(v)) == sizeof(v),
+	       "the config eventfd (VHOST_VDPA_SET_CONFIG_CALL) was not signalled");
+
+	/* The reads the limiter held: all done within 3 s, not at 1 a second. */
+	t0 = now_ms();
+	EXPECT(!del_wait_used(d, q, held_target, 3000),
+	       "reads held by the rate limiter were not completed within 3 s of the del");
+	del_statuses(d, q, 0, DEL_HELD, &ok, &ioerr);
+	diag("held reads: used idx %u of %u after %llu ms; %u OK, %u IOERR",
+	     used_idx(d, q), held_target, (unsigned long long)(now_ms() - t0),
+	     ok, ioerr);
+	EXPECT(ok + ioerr == DEL_HELD && ioerr > 0,
+	       "the reads still held when the del began did not complete with IOERR");
+
+	/* New requests: IOERR, at the limit's rate (del_flood()). */
+	t0 = now_ms();
+	target = del_reqs(d, q, VIRTIO_BLK_T_IN, DEL_HELD, DEL_NEW);
+	EXPECT(!del_wait_used(d, q, target, DEL_NEW * 1000 / DEL_IOPS + 3000),
+	       "new requests during the del were not all completed within %u s",
+	       DEL_NEW / DEL_IOPS + 3);
+	del_statuses(d, q, DEL_HELD, DEL_NEW, &ok, &ioerr);
+	diag("%u new reads: used idx %u of %u after %llu ms; %u OK, %u IOERR",
+	     DEL_NEW, used_idx(d, q), target,
+	     (unsigned long long)(now_ms() - t0), ok, ioerr);
+	EXPECT(ioerr == DEL_NEW, "new reads during the del did not all fail with IOERR");
+
+	/* A write (slot 32, sector 256) reaches no disk. */
+	CHECK(pread(d->backing_fd, before, sizeof(before), 256 * SECTOR) ==
+	      (ssize_t)sizeof(before), "pread %s: %s", d->backing, strerror(errno));
+	fill_random(gva(d, DBUF + 32 * SZ_4K), SZ_4K);
+	target = del_reqs(d, q, VIRTIO_BLK_T_OUT, 32, 1);
+	EXPECT(!del_wait_used(d, q, target, 3000),
+	       "a write during the del was not completed within 3 s");
+	diag("write during the del: status 0x%02x", *(u8 *)gva(d, status_iova(q, 32)));
+	EXPECT(*(u8 *)gva(d, status_iova(q, 32)) == VIRTIO_BLK_S_IOERR,
+	       "a write during the del did not complete with IOERR");
+	EXPECT(pread(d->backing_fd, after, sizeof(after), 256 * SECTOR) ==
+	       (ssize_t)sizeof(after) && !memcmp(before, after, sizeof(after)),
+	       "a write made during the del changed the backing file");
+
+	/* The VMM resets and starts the device again: it still fails I/O. */
+	drain(d->config_fd);
+	EXPECT(!dev_restart(d), "reset and restart during the del");
+	EXPECT(!wait_status(d, NEEDS_RESET, 3000),
+	       "no NEEDS_RESET after the device was started again during the del");
+	EXPECT(read(d->config_fd, &v, sizeof(v)) == sizeof(v),
+	       "no config interrupt after the device was started again during the del");
+	target = del_reqs(d, q, VIRTIO_BLK_T_IN, 0, 1);
+	EXPECT(!del_wait_used(d, q, target, 3000),
+	       "a read after reset and restart during the del was not completed within 3 s");
+	diag("read after reset and restart: status 0x%02x, device status 0x%x",
+	     *(u8 *)gva(d, status_iova(q, 0)), dev_status(d));
+	EXPECT(*(u8 *)gva(d, status_iova(q, 0)) == VIRTIO_BLK_S_IOERR,
+	       "a reset during the del brought the device back to serving I/O");
+	if (del_flood(d))
+		ret = -1;
+	diag("vdpa dev del %s while the device is open",
+	     waitpid(pid, NULL, WNOHANG) == pid ? "returned" : "still waits");
+	return ret;
+}
+
+/*
+ * `vdpa dev del` of a device whose VMM holds /dev/vhost-vdpa-N open
+ * (issue 16): vhost-vdpa makes the del wait until the VMM closes it, and
+ * meanwhile the guest must see errors at once, not a disk that goes on
+ * being served (or hangs). Then the VMM closes it (QEMU killed), the del
+ * completes and the device is gone, with nothing in the kernel log.
+ */
+static int c_del_while_open(void)
+{
+	struct dev *d = C.del;
+	struct vq *q = q0(d);
+	char path[512], out[512] = "";
+	int pfd[2], ret, st;
+	u16 held_target;
+	ssize_t n;
+	pid_t pid;
+	u64 t0;
+
+	CHECK(!good_io(d, q, &C.rng), "the device does not serve before the del");
+	/* Set now: the del removes the device's sysfs files first. */
+	snprintf(path, sizeof(path), "%u", DEL_IOPS);
+	CHECK(!sysfs_write(d, "qos/iops_limit", path), "");
+	snprintf(path, sizeof(path), "%u", DEL_BURST);
+	CHECK(!sysfs_write(d, "qos/iops_burst", path), "");
+	held_target = del_reqs(d, q, VIRTIO_BLK_T_IN, 0, DEL_HELD);
+	msleep(300);
+	diag("%u of %u reads served at iops_limit=%u before the del",
+	     (u16)(used_idx(d, q) - (held_target - DEL_HELD)), DEL_HELD,
+	     DEL_IOPS);
+	CHECK((u16)(held_target - used_idx(d, q)) >= DEL_HELD / 2,
+	      "the rate limiter held too few reads to test held requests");
+	drain(d->config_fd);
+
+	CHECK(!pipe2(pfd, O_CLOEXEC), "pipe2: %s", strerror(errno));
+	announce("hostile: vdpa dev del of a device its VMM holds open (issue 16)");
+	pid = del_start(d->name, pfd[1]);
+	close(pfd[1]);
+	if (pid < 0) {
+		close(pfd[0]);
+		CHECK(0, "fork: %s", strerror(errno));
+	}
+	ret = del_pending(d, pid, held_target);
+
+	/* The VMM goes away: the del must complete. */
+	close(d->fd);
+	d->fd = -1;
+	t0 = now_ms();
+	st = del_wait(pid, 30000);
+	n = read(pfd[0], out, sizeof(out) - 1);
+	out[n > 0 ? n : 0] = 0;
+	close(pfd[0]);
+	diag("vdpa dev del: exit status %d, %llu ms after the close; output: %s",
+	     st, (unsigned long long)(now_ms() - t0), out[0] ? out : "(none)");
+	if (st < 0) {
+		diag("vdpa dev del did not return within 30 s of the close");
+		printf("# wedged: %s\n", d->name);
+		d->wedged = true;
+		return -1;
+	}
+	EXPECT(st == 0, "vdpa dev del failed");
+	snprintf(path, sizeof(path), "/sys/bus/vdpa/devices/%s", d->name);
+	EXPECT(access(path, F_OK) && errno == ENOENT, "%s still exists", path);
+	return ret;
+}
+
 static const struct hcase cases[] = {
 	{ "config space and features", c_config, USES_MAIN },
 	{ "write and read back 4-16 KiB, backing file matches", c_write_read, USES_MAIN | HUGE },
@@ -2418,6 +2718,8 @@ static const struct hcase cases[] = {
 	{ "#4 callbacks switched under I/O: no torn callback", c_torn_callback, USES_MAIN },
 	{ "#1 queue disabled on a stopped device with reads in flight", c_disable_stopped_queue_in_flight, USES_SLOW },
 	{ "#9 VHOST_SET_VRING_BASE with reads in flight", c_set_base_in_flight, USES_SLOW },
+	/* issue 16; deletes its device, so it runs once, and last */
+	{ "vdpa dev del while the VMM holds the device: IOERR, then gone", c_del_while_open, USES_DEL },
 };
 
 /* The device is running, not broken, and serves a good request. */
@@ -2474,7 +2776,8 @@ static const char *case_name(const struct hcase *c, char *buf, size_t len)
 }
 
 int run_cases(struct dev *main_dev, struct dev *ro_dev, struct dev *empty_dev,
-	      struct dev *slow_dev, const struct case_opts *o)
+	      struct dev *slow_dev, struct dev *del_dev,
+	      const struct case_opts *o)
 {
 	unsigned int i, failed = 0;
 	char buf[512];
@@ -2483,6 +2786,7 @@ int run_cases(struct dev *main_dev, struct dev *ro_dev, struct dev *empty_dev,
 	C.ro = ro_dev;
 	C.empty = empty_dev;
 	C.slow = slow_dev;
+	C.del = del_dev;
 	C.rng = 0x5eed0fca5e5ULL;
 	if (!o->list) {
 		unsigned int n = 0;
@@ -2496,7 +2800,8 @@ int run_cases(struct dev *main_dev, struct dev *ro_dev, struct dev *empty_dev,
 		const char *name = case_name(c, buf, sizeof(buf));
 		struct dev *d = c->flags & USES_RO ? C.ro :
 				c->flags & USES_EMPTY ? C.empty :
-				c->flags & USES_SLOW ? C.slow : C.d;
+				c->flags & USES_SLOW ? C.slow :
+				c->flags & USES_DEL ? C.del : C.d;
 		int ret, post;
 
 		if (!selected(c, o))
@@ -2510,6 +2815,8 @@ int run_cases(struct dev *main_dev, struct dev *ro_dev, struct dev *empty_dev,
 				   "no read-only device given (--ro-dev)" :
 				   c->flags & USES_EMPTY ?
 				   "no device without medium given (--empty-dev)" :
+				   c->flags & USES_DEL ?
+				   "no device to delete given (--del-dev)" :
 				   "no device on a slow block device given (--slow-dev)");
 			continue;
 		}
@@ -2526,7 +2833,8 @@ int run_cases(struct dev *main_dev, struct dev *ro_dev, struct dev *empty_dev,
 		ret = c->fn();
 		if (ret && ret != CASE_SKIP)
 			diag("outcome not as expected");
-		post = post_check(d);
+		/* A deleted device is checked by its case. */
+		post = c->flags & USES_DEL ? 0 : post_check(d);
 		if (kmsg_check()) {
 			diag("the kernel logged a splat during this case");
 			post = -1;

@@ -209,7 +209,8 @@ struct case_opts {
 };
 extern unsigned int case_seconds;	/* --case-seconds: timed cases */
 int run_cases(struct dev *main_dev, struct dev *ro_dev, struct dev *empty_dev,
-	      struct dev *slow_dev, const struct case_opts *o);
+	      struct dev *slow_dev, struct dev *del_dev,
+	      const struct case_opts *o);
 struct fuzz_opts {
 	unsigned int seconds;
 	u64 seed;

@@ -7,6 +7,7 @@
  *                [--ro-dev PATH --ro-name NAME --ro-backing FILE]
  *                [--empty-dev PATH --empty-name NAME]
  *                [--slow-dev PATH --slow-name NAME --slow-backing BLKDEV]
+ *                [--del-dev PATH --del-name NAME --del-backing FILE]
  *                [--only TEXT] [--strict] [--all] [--case-seconds N]
  *   vqos-hostile io --dev PATH --name NAME [--backing FILE]
  *                --op read|write|flush --sector N --len BYTES
@@ -36,6 +37,8 @@
  * has vqos/read_only=1, the empty one no backing store, the slow one sits on
  * a block device that takes long enough per request (null_blk with
  * completion_nsec=200000000) to hold requests in flight while the VMM acts.
+ * The del device is deleted (`vdpa dev del`) by the case that uses it, so
+ * give it only to the first run of cases.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -68,6 +71,7 @@ static void usage(void)
 		"  cases: [--ro-dev PATH --ro-name NAME --ro-backing FILE]\n"
 		"         [--empty-dev PATH --empty-name NAME]\n"
 		"         [--slow-dev PATH --slow-name NAME --slow-backing BLKDEV]\n"
+		"         [--del-dev PATH --del-name NAME --del-backing FILE]\n"
 		"         [--only TEXT] [--strict] [--all] [--case-seconds N]\n"
 		"  fuzz:  [--neighbour-dev PATH --neighbour-name NAME --neighbour-backing FILE]\n"
 		"         [--seconds N] [--seed N] [--iterations N] [--max-latency-ms N]\n"
@@ -137,7 +141,7 @@ int main(int argc, char **argv)
 	       O_NB_BACKING, O_SECONDS, O_SEED, O_ITER, O_LAT, O_ONLY, O_LIST,
 	       O_STRICT, O_OP, O_SECTOR, O_LEN, O_EXPECT, O_SLOW_DEV,
 	       O_SLOW_NAME, O_SLOW_BACKING, O_MEM, O_ALL, O_CASE_SECONDS,
-	       O_PER_QUEUE };
+	       O_PER_QUEUE, O_DEL_DEV, O_DEL_NAME, O_DEL_BACKING };
 	static const struct option opts[] = {
 		{ "dev", required_argument, NULL, O_DEV },
 		{ "name", required_argument, NULL, O_NAME },
@@ -168,11 +172,14 @@ int main(int argc, char **argv)
 		{ "all", no_argument, NULL, O_ALL },
 		{ "case-seconds", required_argument, NULL, O_CASE_SECONDS },
 		{ "per-queue", required_argument, NULL, O_PER_QUEUE },
+		{ "del-dev", required_argument, NULL, O_DEL_DEV },
+		{ "del-name", required_argument, NULL, O_DEL_NAME },
+		{ "del-backing", required_argument, NULL, O_DEL_BACKING },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct dev main_dev = { 0 }, ro = { 0 }, empty = { 0 }, nb = { 0 };
-	struct dev slow = { 0 };
+	struct dev slow = { 0 }, del = { 0 };
 	struct fuzz_opts fo = { .seconds = 60, .max_latency_ms = 2000 };
 	struct case_opts co = { 0 };
 	const char *mode, *op = "read", *expect = "ok";
@@ -251,6 +258,15 @@ int main(int argc, char **argv)
 		case O_SLOW_BACKING:
 			slow.backing = optarg;
 			break;
+		case O_DEL_DEV:
+			del.path = optarg;
+			break;
+		case O_DEL_NAME:
+			del.name = optarg;
+			break;
+		case O_DEL_BACKING:
+			del.backing = optarg;
+			break;
 		case O_MEM:
 			if (mem_mode_parse(optarg, &mem_mode))
 				usage();
@@ -296,10 +312,11 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "cases")) {
 		co.list = list;
 		if (!list && (open_start(&main_dev) || open_start(need(&ro)) ||
-			      open_start(need(&empty)) || open_start(need(&slow))))
+			      open_start(need(&empty)) || open_start(need(&slow)) ||
+			      open_start(need(&del))))
 			return 1;
 		ret = run_cases(&main_dev, need(&ro), need(&empty), need(&slow),
-				&co);
+				need(&del), &co);
 		if (!list) {
 			dev_close(&main_dev);
 			if (ro.path)
@@ -308,6 +325,8 @@ int main(int argc, char **argv)
 				dev_close(&empty);
 			if (slow.path)
 				dev_close(&slow);
+			if (del.path)
+				dev_close(&del);
 		}
 		return ret;
 	}
