@@ -623,10 +623,14 @@ err_put:
  * without a sign. So a device that no kernel driver holds is marked
  * removing first, whatever the VMM does later, resets included: no
  * request reaches the backend any more; those parked in admission fail
- * with IOERR at the worker's next turn, later ones fail too, each still
- * within the device's limits (vqos_req_start()); a running driver is asked
- * for a reset (NEEDS_RESET, config interrupt). Requests in the backend
- * complete as ever. While the VMM keeps a ring unmapped, the device stays
+ * with IOERR at the worker's next turn, later ones fail too, paced by
+ * the device's and group's IOPS limits (vqos_req_start(): a refused
+ * request costs one read operation and no bytes, so byte and write limits
+ * do not pace it); a running driver is asked for a reset (NEEDS_RESET,
+ * config interrupt). Requests in the backend complete as ever. The
+ * unregister then holds the vdpa core's lock and, as the vdpa netlink
+ * family is not parallel, genl_mutex, until the VMM closes the device:
+ * the operator should stop the VMM right after (admin-guide.rst). While the VMM keeps a ring unmapped, the device stays
  * paused and may not touch guest memory (vqos_unpause()): what it holds
  * fails only once the ring is mapped again, or is dropped by the reset.
  *
