@@ -9,10 +9,12 @@
 #   make deps            install missing Debian packages
 #   make l2              build (or reuse) the nested guests' kernel and
 #                        virtio_vqos for it (scripts/build-l2)
-#   make check           deps, kernel, modules, test modules, bpf tools, the
-#                        host tests (lint, rig messages, install, README
-#                        bench table), then one VM boot running
-#                        selftests/run-all; a skip not listed in
+#   make check           deps, kernel, modules, test modules, bpf tools,
+#                        the nested guests' kernel (make l2), the host
+#                        tests (lint, rig messages, install, README bench
+#                        table), then one VM boot running
+#                        selftests/run-all (test_qemu_vm's nested QEMU
+#                        guests included); a skip not listed in
 #                        selftests/expected-skips fails (STRICT_SKIPS=0:
 #                        reported only); prints each step's time
 #   make vm CMD='...'    run CMD as root in the test VM
@@ -52,7 +54,7 @@ ifneq ($(filter $(MAKECMDGOALS),bench demo),)
 FLAVOUR ?= perf
 endif
 FLAVOUR ?= debug
-CHECK_TIMEOUT ?= 5000
+CHECK_TIMEOUT ?= 4200
 DEMO_TIMEOUT ?= 1200
 
 ifeq ($(origin KDIR),undefined)
@@ -152,6 +154,7 @@ check:
 	+@$(call check_step,selftests-modules)
 	+@$(call check_step,selftests-progs)
 	+@$(call check_step,bpf)
+	+@$(call check_step,l2)
 	@# Host tests (lint costs ten times more in the VM) run here, and
 	@# vm-check counts their cases into the summary line.
 	@taps=; \
