@@ -168,6 +168,10 @@ static void vqos_set_vq_cb(struct vdpa_device *vdpa, u16 idx,
  * Enabling or disabling a queue pauses the device whether it runs or not:
  * a queue's requests may still be in the backend after the driver broke a
  * ring, and its pool must not be freed under them.
+ *
+ * QEMU's vhost-vdpa-device-pci enables every queue the device registers,
+ * also those its guest never set up (no size given): such a queue stays
+ * off without a warning, which every boot of such a guest would log.
  */
 static void vqos_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
 {
@@ -182,7 +186,10 @@ static void vqos_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
 		goto out;
 	vqos_pause(dev);
 	if (ready) {
-		if (idx >= dev->nvqs || vqos_vq_enable(vq))
+		if (idx < dev->nvqs && !vq->num)
+			dev_dbg(&vdpa->dev, "queue %u was never set up: left off\n",
+				idx);
+		else if (idx >= dev->nvqs || vqos_vq_enable(vq))
 			dev_warn_ratelimited(&vdpa->dev,
 					     "cannot enable queue %u\n", idx);
 	} else {
