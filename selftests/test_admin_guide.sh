@@ -10,15 +10,20 @@
 # pipefail: a failing command fails its block), from the checkout, the way
 # an operator pastes them: make install, modprobe, vdpa dev add and sysfs,
 # the QoS profiles, I/O through virtio_vdpa with fio, vqos-lat and bpftool,
-# vhost_vdpa, removal, make uninstall. After some blocks a check looks at
-# what they did (the profile is what the block wrote and nothing else, the
-# limit held requests, the histograms counted them, everything is gone
-# after removal...), and a check whose block is missing from the guide
-# fails.
+# vhost_vdpa, a QEMU guest on both disks, removal, make uninstall. After
+# some blocks a check looks at what they did (the profile is what the block
+# wrote and nothing else, the limit held requests, the histograms counted
+# them, the guest read both disks through vqos, everything is gone after
+# removal...), and a check whose block is missing from the guide fails.
 #
 # The test VM's root is read-only: /lib/modules, /usr/local and /var/lib get
 # throw-away overlays for the duration, so that make install, modprobe and
-# the backing file work at the guide's own paths. Runs in the test VM only.
+# the backing file work at the guide's own paths. The QEMU guest's root disk
+# (/var/lib/vqos/vm1-root.img) is the operator's; here it holds a boot
+# sector only, selftests/guide-guest.S: the firmware (SeaBIOS) boots it,
+# it reads the first sector of both vqos disks through the BIOS (SeaBIOS's
+# virtio-blk driver on the rings QEMU handed to vqos), says on the serial
+# console how that went, and halts. Runs in the test VM only.
 # vqos-selftest-timeout: 1200
 set -u
 
@@ -93,7 +98,7 @@ done < "$blocks/manifest"
 # Each prints "@@vqos-check ok|fail NAME [DETAIL]" lines. They see the
 # guide's shell variables, and $__t0, the start of the block (s).
 checks=(install load create gp3 io2 gp2 firecracker group try measure
-	bpftool detach vm-bind live remove uninstall)
+	bpftool detach vm-bind vm-start live vm-stop remove uninstall)
 __say() {	# __say ok|fail CHECK DETAIL...
 	local r=$1 c=$2
 	shift 2
@@ -224,6 +229,55 @@ __chk_vm-bind() {
 		done
 	done
 	[ -z "$bad" ] && __say ok vm-bind "both disks are /dev/vhost-vdpa-N" || __say fail vm-bind "$bad"
+	# vm-start's baseline: nothing reads the disks until the guest.
+	__rd0=$(__sys vm1-disk0/stats/read_ops) __rd1=$(__sys vm1-disk1/stats/read_ops)
+}
+# QEMU runs, and its guest read both vqos disks: through vqos (each
+# device's read_ops rose) and without error (the guest's console says
+# "vqos-guide-guest: 81:00 82:00", the int 13h status of each read).
+# Under nested TCG the firmware takes a while: up to 300 s.
+__chk_vm-start() {
+	local pid= r0= r1= con= up=0 want='vqos-guide-guest: 81:00 82:00'
+	local end=$((${EPOCHREALTIME%.*} + 300))
+	read -r pid < /run/vm1.pid 2>/dev/null
+	__qpid=$pid
+	while :; do
+		[ -n "$pid" ] && [ -d "/proc/$pid" ] && up=1 || up=0
+		r0=$(__sys vm1-disk0/stats/read_ops) r1=$(__sys vm1-disk1/stats/read_ops)
+		con=
+		[ -r /var/log/vm1.log ] && con=$(< /var/log/vm1.log)
+		# The guest is done once its line ends.
+		[[ $con == *vqos-guide-guest:*$'\r'* ]] && break
+		[ $up = 1 ] && [ "${EPOCHREALTIME%.*}" -lt $end ] || break
+		sleep 1
+	done
+	if [ $up = 1 ] && [[ $con == *"$want"* ]] &&
+	   [ "${r0:-0}" -gt "${__rd0:-0}" ] && [ "${r1:-0}" -gt "${__rd1:-0}" ]; then
+		__say ok vm-start "QEMU $pid runs; its guest read disk0 $((r0 - __rd0))x, disk1 $((r1 - __rd1))x" \
+			"through vqos, '$want' on its console after $((${EPOCHREALTIME%.*} - ${__t0%.*})) s"
+	else
+		__say fail vm-start "QEMU pid '$pid' $([ $up = 1 ] && echo runs || echo 'is gone');" \
+			"reads through vqos: disk0 $((${r0:-0} - ${__rd0:-0})), disk1 $((${r1:-0} - ${__rd1:-0}));" \
+			"ring_errors $(__sys vm1-disk0/stats/ring_errors) $(__sys vm1-disk1/stats/ring_errors);" \
+			"console (want '$want'): '${con//[$'\r\n']/ }'"
+	fi
+}
+# QEMU is gone (not only its pid file: that goes first), and with it
+# everything the guest had in flight.
+__chk_vm-stop() {
+	local v bad= st=
+	[ -e /run/vm1.pid ] && bad="$bad pid file left;"
+	if [ -z "${__qpid:-}" ]; then
+		bad="$bad no QEMU pid from vm-start;"
+	elif [ -d "/proc/$__qpid" ]; then
+		st=$(grep '^State:' "/proc/$__qpid/status" 2>/dev/null)
+		bad="$bad QEMU $__qpid still there (${st:-gone meanwhile});"
+	fi
+	for v in /sys/bus/vdpa/devices/vm1-disk*/stats/inflight; do
+		[ "$(< "$v")" = 0 ] || bad="$bad ${v#/sys/bus/vdpa/devices/}: $(< "$v");"
+	done
+	[ -z "$bad" ] && __say ok vm-stop "QEMU $__qpid gone after $((${EPOCHREALTIME%.*} - ${__t0%.*})) s, nothing in flight" ||
+		__say fail vm-stop "$bad"
 }
 __chk_live() {
 	local v
@@ -264,9 +318,11 @@ fi
 missing=
 [ -x bpf/vqos-lat ] || missing="$missing bpf/vqos-lat (make bpf)"
 vqos_ko vqos >/dev/null && vqos_ko virtio_vqos >/dev/null || missing="$missing modules (make)"
-for t in vdpa fio jq bpftool; do
+for t in vdpa fio jq bpftool as ld; do
 	command -v $t >/dev/null || missing="$missing $t"
 done
+qv=$(qemu-system-x86_64 --version 2>/dev/null | sed -n 's/^QEMU emulator version \([0-9]*\)\..*/\1/p')
+[ "${qv:-0}" -ge 8 ] || missing="$missing QEMU>=8.0(make deps)"
 if [ -n "$missing" ] || vqos_mod_loaded vqos; then
 	tap_skip_rest "${missing:+missing:$missing}$(vqos_mod_loaded vqos && echo 'vqos is loaded already')"
 	rm -rf "$tmp"
@@ -281,6 +337,14 @@ autoprobe=$(cat /sys/bus/vdpa/drivers_autoprobe 2>/dev/null)
 cleanup() {
 	local d i
 	vqos-lat detach >/dev/null 2>&1 || "$VQOS_ROOT/bpf/vqos-lat" detach >/dev/null 2>&1
+	# The guide's guest, if a block failed before it was stopped: vdpa
+	# dev del would wait for it.
+	if [ -e /run/vm1.pid ]; then
+		kill "$(cat /run/vm1.pid)" 2>/dev/null
+		for i in $(seq 30); do [ -e /run/vm1.pid ] || break; sleep 1; done
+		[ -e /run/vm1.pid ] && kill -9 "$(cat /run/vm1.pid)" 2>/dev/null && rm -f /run/vm1.pid
+	fi
+	rm -f /var/log/vm1.log
 	for d in /sys/bus/vdpa/devices/*; do
 		[ -d "$d/vqos" ] && vdpa dev del "${d##*/}" 2>/dev/null
 	done
@@ -309,6 +373,14 @@ for d in /lib/modules /usr/local /var/lib; do
 done
 if [ $ovl_ok = 0 ]; then
 	tap_skip_rest "cannot make /lib/modules, /usr/local and /var/lib writable"
+	tap_done; exit $?
+fi
+# The guest's root disk (see the top): guide-guest.S's boot sector.
+mkdir -p /var/lib/vqos
+if ! out=$(as --32 -o "$tmp/guide-guest.o" "$here/guide-guest.S" 2>&1 &&
+	   ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o /var/lib/vqos/vm1-root.img \
+		"$tmp/guide-guest.o" 2>&1 && truncate -s 1M /var/lib/vqos/vm1-root.img); then
+	tap_skip_rest "cannot build the guest's boot sector: $out"
 	tap_done; exit $?
 fi
 
