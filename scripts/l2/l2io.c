@@ -11,14 +11,15 @@
  * soon as the last one completed. With -r, open loop: requests arrive
  * at RATE per second on average, Poisson (exponential gaps, the same
  * sequence every run), whatever the earlier ones do; QD threads serve
- * them, a request that finds all of them busy waits for one, and its
- * latency counts from its arrival (so a slow disk shows in the tail and
- * does not slow the arrivals down).
+ * them (a request that finds all of them busy waits for one): a slow disk
+ * shows in the latencies and does not slow the arrivals down.
  *
  * Prints "requests N seconds S iops I" at the end, then "lat_us samples
  * N p50 A p99 B p999 C max D": each request's latency in microseconds,
- * from its arrival (-r) or its issue to its completion, nearest-rank
- * percentiles. With -l, LOGFILE gets one line "SECOND COUNT" per second
+ * from its issue (pread/pwrite) to its completion, nearest-rank
+ * percentiles; with -r also "late_us samples N p50 A p99 B p999 C max
+ * D": how long after its arrival each request was issued (no free
+ * thread, or the thread woke late). With -l, LOGFILE gets one line "SECOND COUNT" per second
  * of the run (requests completed in it). Exit status 1 on the first I/O
  * error (printed), 2 on bad usage.
  *
@@ -54,7 +55,7 @@ static double rate, next_arrival;
 static uint64_t arrival_seed = 0x2545f4914f6cdd1dULL;
 static pthread_mutex_t arrival_lock = PTHREAD_MUTEX_INITIALIZER;
 /* each request's latency, microseconds */
-static uint32_t *lat_us;
+static uint32_t *lat_us, *late_us;
 static atomic_ullong nlat;
 
 static double now(void)
@@ -117,7 +118,7 @@ static void *worker(void *arg)
 		((uint64_t *)buf)[i] = rnd(&seed);
 	while (!atomic_load(&failed)) {
 		off_t off = off0 + (rnd(&seed) % blocks) * bs;
-		double t = rate > 0 ? take_arrival() : now();
+		double t = rate > 0 ? take_arrival() : now(), arrival = t;
 		unsigned long long k;
 		ssize_t r;
 
@@ -125,8 +126,10 @@ static void *worker(void *arg)
 			break;
 		if (!limit_n && t >= secs)
 			break;
-		if (rate > 0)
+		if (rate > 0) {
 			sleep_until(t);
+			t = now();
+		}
 		r = do_write ? pwrite(fd, buf, bs, off) : pread(fd, buf, bs, off);
 		if (r != (ssize_t)bs) {
 			if (!atomic_exchange(&failed, 1))
@@ -137,8 +140,10 @@ static void *worker(void *arg)
 		}
 		atomic_fetch_add(&done, 1);
 		k = atomic_fetch_add(&nlat, 1);
-		if (k < MAX_LAT)
+		if (k < MAX_LAT) {
 			lat_us[k] = (uint32_t)((now() - t) * 1e6);
+			late_us[k] = (uint32_t)((t - arrival) * 1e6);
+		}
 		t = now();
 		if (t < MAX_SECONDS)
 			atomic_fetch_add(&per_sec[(int)t], 1);
@@ -175,12 +180,20 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Nearest rank: the smallest latency with at least q of them at or below. */
-static uint32_t pct(uint64_t n, double q)
+/* Nearest rank: the smallest value with at least q of them at or below. */
+static uint32_t pct(const uint32_t *v, uint64_t n, double q)
 {
 	uint64_t i = (uint64_t)ceil(q * n);
 
-	return lat_us[i ? i - 1 : 0];
+	return v[i ? i - 1 : 0];
+}
+
+static void print_pct(const char *what, uint32_t *v, uint64_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_u32);
+	printf("%s samples %llu p50 %u p99 %u p999 %u max %u\n", what,
+	       (unsigned long long)n, pct(v, n, 0.5), pct(v, n, 0.99),
+	       pct(v, n, 0.999), v[n - 1]);
 }
 
 int main(int argc, char **argv)
@@ -234,7 +247,8 @@ int main(int argc, char **argv)
 	    (!secs == !limit_n) || secs > MAX_SECONDS)
 		usage();
 	lat_us = malloc(MAX_LAT * sizeof(*lat_us));
-	if (!lat_us) {
+	late_us = malloc(MAX_LAT * sizeof(*late_us));
+	if (!lat_us || !late_us) {
 		fprintf(stderr, "l2io: no memory\n");
 		return 1;
 	}
@@ -262,11 +276,9 @@ int main(int argc, char **argv)
 	n = atomic_load(&nlat);
 	if (n > MAX_LAT)
 		n = MAX_LAT;
-	if (n) {
-		qsort(lat_us, n, sizeof(*lat_us), cmp_u32);
-		printf("lat_us samples %llu p50 %u p99 %u p999 %u max %u\n",
-		       (unsigned long long)n, pct(n, 0.5), pct(n, 0.99),
-		       pct(n, 0.999), lat_us[n - 1]);
-	}
+	if (n)
+		print_pct("lat_us", lat_us, n);
+	if (n && rate > 0)
+		print_pct("late_us", late_us, n);
 	return atomic_load(&failed) ? 1 : 0;
 }
