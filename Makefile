@@ -180,14 +180,18 @@ vm:
 
 # icount: one vCPU on virtual time, so that TCG's noise does not drown the
 # latencies the demo is about (see scripts/demo-vm).
-# VM=1: the demo in real VMs (issue #16), when it exists.
+# VM=1: the demo in real VMs (issue #16): two nested guests (L2) in the
+# test VM on one vqos pool, the victim's latency measured in its VM
+# (scripts/demo-l2).
 demo:
-ifeq ($(VM),1)
-	@scripts/demo --vm
-else
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory kernel FLAVOUR=$(FLAVOUR)
 	@$(MAKE) --no-print-directory modules FLAVOUR=$(FLAVOUR)
+ifeq ($(VM),1)
+	@$(MAKE) --no-print-directory bpf FLAVOUR=$(FLAVOUR)
+	@$(MAKE) --no-print-directory l2 FLAVOUR=$(FLAVOUR)
+	@$(if $(KDIR_IS_TEST_KERNEL),,VQOS_KDIR=$(KDIR)) scripts/demo --vm --flavour $(FLAVOUR) --timeout $(DEMO_TIMEOUT)
+else
 	@$(if $(KDIR_IS_TEST_KERNEL),,VQOS_KDIR=$(KDIR)) scripts/demo --flavour $(FLAVOUR) --timeout $(DEMO_TIMEOUT)
 endif
 

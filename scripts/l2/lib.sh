@@ -12,6 +12,8 @@
 #                               pages, which L1 must have reserved)
 #       --qemu ARG              one more QEMU argument (repeatable)
 #       --timeout S             for the boot (default 600)
+#       --no-wait               start QEMU and return: boot several guests
+#                               at once, then l2_wait_ready each
 #   l2_cmd NAME TIMEOUT CMD     run CMD (one line of sh) in NAME; its output
 #                               is in $L2_OUT, its status is returned (124:
 #                               timeout, 125: QEMU gone, or it reported a
@@ -128,7 +130,7 @@ _l2_wait() {
 }
 
 l2_start() {
-	local name=$1 smp=1 mem=256M hugetlb=0 timeout=600 d t0 rc i=0 v
+	local name=$1 smp=1 mem=256M hugetlb=0 timeout=600 nowait=0 d t0 rc i=0 v
 	local -a vdpa=() extra=() args
 	shift
 	while [ $# -gt 0 ]; do
@@ -139,6 +141,7 @@ l2_start() {
 		--hugetlb) hugetlb=1; shift ;;
 		--qemu) extra+=("$2"); shift 2 ;;
 		--timeout) timeout=$2; shift 2 ;;
+		--no-wait) nowait=1; shift ;;
 		*) echo "l2_start: unknown option '$1'" >&2; return 2 ;;
 		esac
 	done
@@ -196,6 +199,7 @@ l2_start() {
 	t0=$(_l2_now)
 	"$L2_QEMU" "${args[@]}" </dev/null >"$d/qemu.log" 2>&1 &
 	_l2_pid[$name]=$!
+	[ "$nowait" = 1 ] && return 0
 	_l2_wait "$name" "$timeout" "@@l2 ready"
 	rc=$?
 	L2_BOOT_S=$(( $(_l2_now) - t0 ))
