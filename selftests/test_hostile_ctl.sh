@@ -10,8 +10,9 @@
 #   9c  a block device backing is held exclusively: mount and O_EXCL opens
 #       by others fail with EBUSY, two vqos devices on slices of it both
 #       work, and it is free again once no vqos device uses it;
-#   9d  a VMM enabling queues beyond num_queues, 300 times through
-#       /dev/vhost-vdpa-N, logs no more than the printk rate limit allows;
+#   9d  a VMM enabling queues whose ring size the device refuses, 300
+#       times through /dev/vhost-vdpa-N, logs no more than the printk
+#       rate limit allows;
 #   5   `vdpa dev del` of group members while a loop writes the group's
 #       knobs (each write kicks the members' workers), unbound, then bound
 #       with a throttled request held: no splat in the kernel log;
@@ -46,7 +47,7 @@ d_excl=("9c: mount of a block device a vqos device uses fails with EBUSY"
 	"9c: an O_EXCL open of a block device a vqos device uses fails with EBUSY"
 	"9c: two vqos devices on slices of one block device both serve their data"
 	"9c: the block device is free for an O_EXCL open once no vqos device uses it")
-d_warn=("9d: 300 enables of queues never set up log at most the printk rate limit")
+d_warn=("9d: 300 refused queue enables log at most the printk rate limit")
 d_del=("5: vdpa dev del of group members while the group's knobs are written: no splat"
        "5: vdpa dev del of bound members holding throttled requests: returns, no splat")
 d_ins=("9a: a medium inserted beside pending guest requests completes all of them")
@@ -311,9 +312,9 @@ sec_warn() {
 	fi
 	vdev=$reply
 	mark=$(vqos_dmesg_mark "9d: queue enables")
-	# Its 16 queues, none set up (QEMU 10 enables every queue at
-	# DRIVER_OK, set up or not); vhost-vdpa itself refuses queues beyond
-	# num_queues.
+	# Its 16 queues, each given a ring size the device refuses, so every
+	# enable fails with a warning. (A queue never set up is left off
+	# quietly: QEMU 10 enables every queue at DRIVER_OK, set up or not.)
 	if ! ctl enable "$vdev" 300; then
 		tap_fail "$1" "$reply"
 	else
