@@ -187,8 +187,9 @@ static void vqos_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
 	vqos_pause(dev);
 	if (ready) {
 		if (idx < dev->nvqs && !vq->num)
-			dev_dbg(&vdpa->dev, "queue %u was never set up: left off\n",
-				idx);
+			dev_dbg_ratelimited(&vdpa->dev,
+					    "queue %u was never set up: left off\n",
+					    idx);
 		else if (idx >= dev->nvqs || vqos_vq_enable(vq))
 			dev_warn_ratelimited(&vdpa->dev,
 					     "cannot enable queue %u\n", idx);

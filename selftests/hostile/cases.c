@@ -570,7 +570,9 @@ static int c_enable_unset_queue(void)
 		if (n <= 0)
 			continue;
 		rec[n] = 0;
-		if (strstr(rec, "cannot enable queue")) {
+		/* A suppressed line counts too: the limit is shared. */
+		if (strstr(rec, "cannot enable queue") ||
+		    strstr(rec, "callbacks suppressed")) {
 			diag("kernel log: %.*s", (int)strcspn(rec, "\n"), rec);
 			found = 1;
 		}
