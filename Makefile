@@ -52,8 +52,9 @@
 #   make clean
 #
 # FLAVOUR=debug|perf picks the test kernel (default debug: KASAN, lockdep,
-# UBSAN, kmemleak; make bench, bench-l2 and demo default to perf, no sanitizers). CHECK_TIMEOUT, DEMO_TIMEOUT and BENCH_L2_TIMEOUT bound the check, demo and
-# L2 bench VM runs in seconds.
+# UBSAN, kmemleak; make bench, bench-l2 and demo default to perf, no
+# sanitizers). CHECK_TIMEOUT, DEMO_TIMEOUT and BENCH_L2_TIMEOUT bound the
+# check, demo and L2 bench VM runs in seconds.
 
 SHELL := /bin/bash
 # make bench and make demo measure: they default to the kernel without

@@ -348,7 +348,8 @@ struct vqos_stats {
  *	device is asked for a reset. Set under @lock, never cleared (not even
  *	by reset); read by the worker without it (vqos_dev_del())
  * @parked_failed: the worker has failed the requests parked in admission
- *	when it first saw @removing; the worker's own
+ *	when it first saw @removing (once: later ones wait out their limits).
+ *	Read and written by the worker only
  * @paused: a config op changes the queues, the IOTLB or the medium: the
  *	worker takes no new request and keeps a held one, but still completes
  *	requests to the used ring (unlike !@running, which drops them); see

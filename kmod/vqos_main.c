@@ -635,12 +635,14 @@ err_put:
  * the device's and group's IOPS limits (vqos_req_start(): a refused
  * request costs one read operation and no bytes, so byte and write limits
  * do not pace it); a running driver is asked for a reset (NEEDS_RESET,
- * config interrupt). Requests in the backend complete as ever. The
- * unregister then holds the vdpa core's lock and, as the vdpa netlink
+ * config interrupt). Requests in the backend complete as ever. While the
+ * VMM keeps a ring unmapped, the device stays paused and may not touch
+ * guest memory (vqos_unpause()): what it holds fails only once the ring
+ * is mapped again, or is dropped by the reset.
+ *
+ * The unregister then holds the vdpa core's lock and, as the vdpa netlink
  * family is not parallel, genl_mutex, until the VMM closes the device:
- * the operator should stop the VMM right after (admin-guide.rst). While the VMM keeps a ring unmapped, the device stays
- * paused and may not touch guest memory (vqos_unpause()): what it holds
- * fails only once the ring is mapped again, or is dropped by the reset.
+ * the operator should stop the VMM right after (admin-guide.rst).
  *
  * Flushes, discards and write-zeroes handed to the backend are not
  * cancelled: each holds one of the device's VQOS_SLOW_MAX_ACTIVE turns

@@ -19,9 +19,9 @@
  * from its issue (pread/pwrite) to its completion, nearest-rank
  * percentiles; with -r also "late_us samples N p50 A p99 B p999 C max
  * D": how long after its arrival each request was issued (no free
- * thread, or the thread woke late). With -l, LOGFILE gets one line "SECOND COUNT" per second
- * of the run (requests completed in it). Exit status 1 on the first I/O
- * error (printed), 2 on bad usage.
+ * thread, or the thread woke late). With -l, LOGFILE gets one line
+ * "SECOND COUNT" per second of the run (requests completed in it). Exit
+ * status 1 on the first I/O error (printed), 2 on bad usage.
  *
  * Why not fio: fio links 64 shared libraries (ceph, gluster, ICU...), and
  * under TCG inside TCG loading them costs minutes per run. This is
