@@ -27,9 +27,9 @@ if ! command -v python3 >/dev/null; then
 fi
 
 if out=$(python3 "$report" --readme "$root/README.md" --check 2>&1); then
-	tap_ok "README's benchmark table and results.md are what results.json gives"
+	tap_ok "README's benchmark table, its L2 line and results.md are what results.json and l2.json give"
 else
-	tap_fail "README's benchmark table and results.md are what results.json gives" "$out"
+	tap_fail "README's benchmark table, its L2 line and results.md are what results.json and l2.json give" "$out"
 fi
 
 # The check must see a figure changed by hand: bump the first number in

@@ -31,6 +31,10 @@
 #   l2_kill NAME                kill -9 QEMU
 #   l2_alive NAME               is QEMU still running?
 #   l2_cleanup                  stop every guest started here
+#   l2_field PREFIX KEY TEXT    the number after KEY on TEXT's line that
+#                               starts with PREFIX (l2io's output lines:
+#                               "requests N seconds S iops I", "lat_us
+#                               samples N p50 ...")
 #
 # L2 runs the kernel scripts/build-l2 built, with the test VM's / as its
 # root, read-only over 9p (like the test VM on the host), and
@@ -260,6 +264,15 @@ l2_disks() {
 			[ \$have -ge \$want ] && break; sleep 1; n=\$((n + 1)); done
 		for b in /sys/block/vd*; do [ -e \$b ] &&
 			echo \"\${b##*/} \$(cat \$b/size) \$(timeout 10 cat \$b/serial 2>/dev/null)\"; done; true"
+}
+
+l2_field() {
+	local l
+	while IFS= read -r l; do
+		[[ $l == "$1 "* ]] || continue
+		[[ " $l " =~ \ $2\ ([0-9.]+)\  ]] && { echo "${BASH_REMATCH[1]}"; return 0; }
+	done <<<"$3"
+	return 1
 }
 
 # l2_diag NAME: QEMU's messages and the end of the console, for a failure.
