@@ -2265,23 +2265,25 @@ static int c_disable_stopped_queue_in_flight(void)
 /* ---- #9: the queue state set while the device runs ------------------------------ */
 
 /*
- * Wait until the device has taken all @n requests made up to avail index
- * @target from @q's ring: each is in flight or used. Then a base set to
- * @target skips and replays nothing. The device takes them in turns of
- * VQOS_BATCH, and a loaded test VM may run its worker late.
+ * How many of the @n requests made up to avail index @target from @q's
+ * ring the device has taken (in flight or used), once all are or @ms have
+ * passed. With all taken, a base set to @target skips and replays
+ * nothing. The device takes them in turns of VQOS_BATCH, and a loaded
+ * test VM may run its worker late.
  */
-static int wait_taken(struct dev *d, struct vq *q, u16 target, unsigned int n,
-		      unsigned int ms)
+static long wait_taken(struct dev *d, struct vq *q, u16 target, unsigned int n,
+		       unsigned int ms)
 {
 	u64 end = now_ms() + ms;
+	long taken;
 
-	while (sysfs_stat(d, "inflight", NULL) +
-	       (u16)(used_idx(d, q) - (u16)(target - n)) < n) {
-		if (now_ms() >= end)
-			return -1;
-		msleep(1);
+	for (;;) {
+		taken = sysfs_stat(d, "inflight", NULL) +
+			(u16)(used_idx(d, q) - (u16)(target - n));
+		if (taken >= n || now_ms() >= end)
+			return taken;
+		msleep(20);
 	}
-	return 0;
 }
 
 /*
@@ -2296,7 +2298,7 @@ static int c_set_base_in_flight(void)
 	struct vq *q = q0(d);
 	struct vhost_vring_state st = { .index = 0 };
 	bool seen[32] = { false };
-	long before = 0, after;
+	long before, after, taken;
 	unsigned int i, round;
 	struct result r;
 	u16 target, base;
@@ -2307,12 +2309,10 @@ static int c_set_base_in_flight(void)
 	 * A 200 ms backing holds them in flight, unless this thread is
 	 * descheduled that long: then all are done, and it tries again.
 	 */
-	for (round = 0; round < 3 && before <= 0; round++) {
+	for (round = 0; round < 3; round++) {
 		target = reads_in_flight(d, 32);
-		CHECK(!wait_taken(d, q, target, 32, 5000),
-		      "the device took %ld of 32 reads in 5 s",
-		      sysfs_stat(d, "inflight", NULL) +
-		      (u16)(used_idx(d, q) - (u16)(target - 32)));
+		taken = wait_taken(d, q, target, 32, 5000);
+		CHECK(taken >= 32, "the device took %ld of 32 reads in 5 s", taken);
 		before = sysfs_stat(d, "inflight", NULL);
 		if (before > 0)
 			break;
