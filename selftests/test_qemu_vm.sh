@@ -350,9 +350,11 @@ if [ -n "$d_blk0" ]; then
 	free_iops=$(awk '/^requests/ { printf "%d", $6 }' <<<"$o")
 	tap_diag "blk0 unlimited: ${free_iops:-?} IOPS in L2 (4k randread QD8, 5 s; l2io: $(tr '\n' ' ' <<<"$o"))"
 fi
-if [ -n "$d_blk0" ] && [ "${free_iops:-0}" -ge 40 ] 2>/dev/null; then
+if [ -n "$d_blk0" ] && [ "${free_iops:-0}" -ge 20 ] 2>/dev/null; then
 	# A quarter of what it can do, so that the limit is what holds it;
-	# then half, live, while l2io runs.
+	# then half, live, while l2io runs. At least 5 IOPS: 50 requests in
+	# the 10 s measured, and means kept to a tenth (a slow host's L2 did
+	# 35 IOPS unlimited: 8 and 17).
 	lim=$((free_iops / 4)) lim2=$((free_iops / 2))
 	echo $lim > $qb/iops_limit
 	s0=$(vqos_stat blk0 read_ops)
@@ -372,10 +374,10 @@ if [ -n "$d_blk0" ] && [ "${free_iops:-0}" -ge 40 ] 2>/dev/null; then
 		s = $1
 		if (s >= 2 && s <= 11) { b += $2; nb++ }
 		if (s >= 18 && s <= 27) { a += $2; na++ }
-	} END { printf "%d %d %d %d\n", nb ? b / nb : 0, na ? a / na : 0, nb, na }' <<<"$o")
+	} END { printf "%.1f %.1f %d %d\n", nb ? b / nb : 0, na ? a / na : 0, nb, na }' <<<"$o")
 	tap_diag "iops_limit $lim: L2 measured $before IOPS (mean of $nb 1 s samples);" \
 		"changed to $lim2 at ~14 s: $after IOPS (mean of $na)"
-	in10() { [ "$1" -ge $(($2 * 9 / 10)) ] && [ "$1" -le $(($2 * 11 / 10)) ]; }
+	in10() { awk -v x="$1" -v l="$2" 'BEGIN { exit !(x >= l * 0.9 && x <= l * 1.1) }'; }
 	in10 "$before" "$lim" && [ "$rc" = 0 ] && [ "$nb" -ge 8 ]
 	check $? "$before IOPS at iops_limit $lim" "$before IOPS at iops_limit $lim (l2io status '$rc', $nb samples)"
 	in10 "$after" "$lim2" && [ "$na" -ge 8 ]
