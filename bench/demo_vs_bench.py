@@ -42,7 +42,7 @@ RATIOS = [("p99_over_alone", "victim_p99_ms", "p99 x"),
 
 
 def r2(v):
-    return round(v + 0.0, 2)
+    return round(v, 2)
 
 
 def fio_bucket_ms(ms):
