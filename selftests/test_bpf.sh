@@ -7,11 +7,14 @@
 # completion time (so the device, not the test VM, sets the latency), both
 # driven by one fio run:
 #   - per device, the reads vqos-lat counted equal fio's total_ios; the p99
-#     of total latency lies between the disk's latency and fio's clat p99,
-#     and agrees with fio's clat p99 within VQOS_BPF_TOL percent (default
-#     10) once what the VM adds outside the device at the median (fio's
-#     p50 minus vqos-lat's) is added to it - a comparison skipped, visibly,
-#     when that is more than half the tolerance (a loaded TCG host);
+#     of total latency lies between the disk's latency and fio's clat p99;
+#     its p90 agrees with fio's clat p90 within VQOS_BPF_TOL percent
+#     (default 10) once what the VM adds outside the device at the median
+#     (fio's p50 minus vqos-lat's) is added to it - a comparison skipped,
+#     visibly, when that is more than half the tolerance (a loaded TCG
+#     host). Not p99: of 200 requests that is the second slowest, and a
+#     hiccup of the guest's own (15 ms at fio's p99 once, with 2.7 ms at
+#     its median) decides it;
 #   - "bpftool map dump pinned" output parses (bpftool -j) and names the
 #     histogram fields, and its per-CPU counts add up to fio's;
 #   - with an iops_limit on one device, only that device's throttle-wait
@@ -217,18 +220,21 @@ for g in g0 g1; do
 	# virtio, the ring, fio itself) must be small for the two to agree:
 	# under a loaded TCG host it is milliseconds. Compare only if it is
 	# under half the tolerance at the median; say so otherwise.
+	fio_p90=$(fio_get "$tmp/fio.json" $g '.clat_ns.percentile["90.000000"]')
+	lat_p90=$(lat_get "$tmp/lat.json" "$id" .ops.read.total.p90_ns)
+	nums="$nums; vqos-lat p90 $lat_p90, fio clat p90 $fio_p90 ns"
 	if ! awk -v l="$lat_p50" -v f="$fio_p50" -v t="$TOL" \
 		'BEGIN { exit !(f > 0 && (f - l) * 200 <= t * f) }'; then
-		tap_skip "$g: p99 within $TOL% of fio's clat p99" \
+		tap_skip "$g: p90 within $TOL% of fio's clat p90" \
 			"the VM adds $(((${fio_p50%.*} - ${lat_p50%.*}) / 1000)) us outside the device at the median ($nums)"
-	elif adj=$(awk -v l="$lat_p99" -v a="$lat_p50" -v f="$fio_p50" \
+	elif adj=$(awk -v l="$lat_p90" -v a="$lat_p50" -v f="$fio_p50" \
 			'BEGIN { d = f - a; printf "%.0f", l + (d > 0 ? d : 0) }') &&
-	     within "$adj" "$fio_p99" "$TOL"; then
+	     within "$adj" "$fio_p90" "$TOL"; then
 		# fio's clat also holds the guest's path to the ring and back,
 		# which the device cannot see: its median share is added.
-		tap_ok "$g: p99 within $TOL% of fio's clat p99 ($lat_p99 + the VM's $(((${fio_p50%.*} - ${lat_p50%.*}) / 1000)) us at p50 vs $fio_p99 ns)"
+		tap_ok "$g: p90 within $TOL% of fio's clat p90 ($lat_p90 + the VM's $(((${fio_p50%.*} - ${lat_p50%.*}) / 1000)) us at p50 vs $fio_p90 ns)"
 	else
-		tap_fail "$g: p99 within $TOL% of fio's clat p99" "$nums"
+		tap_fail "$g: p90 within $TOL% of fio's clat p90" "$nums"
 	fi
 done
 
