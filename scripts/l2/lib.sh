@@ -160,8 +160,11 @@ l2_start() {
 	append+=" root=/dev/root rootfstype=9p ro"
 	append+=" rootflags=version=9p2000.L,trans=virtio,access=any,cache=loose,msize=262144"
 	append+=" init=$L2_ROOT/scripts/l2/init${L2_APPEND:+ $L2_APPEND}"
+	# No ERMS/FSRM: L2's kernel then copies and clears pages with 8-byte
+	# moves, not "rep movsb", which TCG runs a byte at a time (as
+	# scripts/vm-run does for the test VM).
 	args=(-name "l2-$name" -nodefaults -no-user-config -display none
-		-machine pc -accel tcg -cpu max -smp "$smp")
+		-machine pc -accel tcg -cpu max,-erms,-fsrm -smp "$smp")
 	if [ "$hugetlb" = 1 ]; then
 		# share=on: vhost-vdpa pins the pages QEMU's own mapping
 		# shows; a private mapping would copy on write.
