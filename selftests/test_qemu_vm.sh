@@ -25,10 +25,10 @@
 #      wrote, zero-copy I/O; then vdpa dev del while it runs: the guest
 #      must see an error, not a hang; once QEMU is gone the pages are free.
 #
-# Cost: an L2 boot takes 100-300 s in the debug test VM (2 cores, TCG
-# inside TCG, depending on the host's load), and the whole test 11 min on a
-# quiet machine (666 s on 7 Dec 2026: boots 107 s, 102 s for the reboot,
-# 107 s; the last line lists every step). make check runs it; to leave it
+# Cost: an L2 boot takes 70-150 s in the debug test VM (2 cores, TCG
+# inside TCG; the first boot is the slowest), and the whole test about
+# 9 min (531 s on 8 Dec 2026: boots 132 s and 81 s, the reboot step 82 s;
+# the last line lists every step). make check runs it; to leave it
 # out of a local run, VQOS_QEMU_VM=0 (a visible SKIP, which make check's
 # strict skips count as a failure). Alone:
 #   make l2 && scripts/vm-run --timeout 2400 -- selftests/run-all test_qemu_vm
