@@ -25,7 +25,7 @@
 #      wrote, zero-copy I/O; then vdpa dev del while it runs: the guest
 #      must see an error, not a hang; once QEMU is gone the pages are free.
 #
-# Cost: an L2 boot takes 70-150 s in the debug test VM (2 cores, TCG
+# Cost: an L2 boot takes 50-150 s in the debug test VM (2 cores, TCG
 # inside TCG; the first boot is the slowest), and the whole test about
 # 9 min (531 s on 8 Dec 2026: boots 132 s and 81 s, the reboot step 82 s;
 # the last line lists every step). make check runs it; to leave it
